@@ -1,0 +1,360 @@
+#include "core/command.h"
+
+#include <type_traits>
+
+#include "core/codec.h"
+
+namespace dkv::core {
+namespace {
+
+constexpr uint8_t kFormatVersion = 1;
+
+// --- writing ---
+
+void write_opt(ByteWriter& w, const std::optional<int64_t>& v) {
+  w.boolean(v.has_value());
+  if (v) w.svarint(*v);
+}
+
+void write_fence(ByteWriter& w, const std::optional<Fence>& f) {
+  w.boolean(f.has_value());
+  if (f) {
+    w.bytes(f->name);
+    w.svarint(f->token);
+  }
+}
+
+void write_labels(ByteWriter& w, const Labels& labels) {
+  w.varint(labels.size());
+  for (const auto& [k, v] : labels) {
+    w.bytes(k);
+    w.bytes(v);
+  }
+}
+
+void write_put_options(ByteWriter& w, const PutOptions& o) {
+  w.svarint(o.ttl_ms);
+  w.svarint(o.lease);
+  w.boolean(o.if_absent);
+  write_opt(w, o.if_match);
+  w.boolean(o.keep_ttl);
+  write_fence(w, o.fence);
+  w.bytes(o.entity);
+  w.bytes(o.content_type);
+  write_labels(w, o.labels);
+}
+
+void write_delete_options(ByteWriter& w, const DeleteOptions& o) {
+  write_opt(w, o.if_match);
+  write_fence(w, o.fence);
+}
+
+void write_body(ByteWriter& w, const PutCmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.value);
+  write_put_options(w, c.options);
+}
+void write_body(ByteWriter& w, const DeleteCmd& c) {
+  w.bytes(c.key);
+  write_delete_options(w, c.options);
+}
+void write_body(ByteWriter& w, const MultiPutCmd& c) {
+  w.varint(c.items.size());
+  for (const PutItem& item : c.items) {
+    w.bytes(item.key);
+    w.bytes(item.value);
+    write_put_options(w, item.options);
+  }
+}
+void write_body(ByteWriter& w, const MultiDeleteCmd& c) {
+  w.varint(c.keys.size());
+  for (const std::string& k : c.keys) w.bytes(k);
+}
+void write_body(ByteWriter& w, const ClearCmd& c) { w.bytes(c.prefix); }
+void write_body(ByteWriter& w, const ExpireCmd& c) {
+  w.varint(c.keys.size());
+  for (const std::string& k : c.keys) w.bytes(k);
+  w.varint(c.leases.size());
+  for (int64_t id : c.leases) w.svarint(id);
+}
+void write_body(ByteWriter& w, const CounterAddCmd& c) {
+  w.bytes(c.key);
+  w.svarint(c.delta);
+  write_opt(w, c.options.min);
+  write_opt(w, c.options.max);
+  w.svarint(c.options.ttl_ms);
+}
+void write_body(ByteWriter& w, const CounterSetCmd& c) {
+  w.bytes(c.key);
+  w.svarint(c.value);
+  w.svarint(c.ttl_ms);
+}
+void write_body(ByteWriter& w, const LeaseGrantCmd& c) { w.svarint(c.ttl_ms); }
+void write_body(ByteWriter& w, const LeaseKeepAliveCmd& c) { w.svarint(c.id); }
+void write_body(ByteWriter& w, const LeaseRevokeCmd& c) { w.svarint(c.id); }
+void write_body(ByteWriter& w, const LockAcquireCmd& c) {
+  w.bytes(c.name);
+  w.svarint(c.lease);
+}
+void write_body(ByteWriter& w, const LockReleaseCmd& c) {
+  w.bytes(c.name);
+  w.svarint(c.token);
+}
+void write_body(ByteWriter& w, const CampaignCmd& c) {
+  w.bytes(c.name);
+  w.svarint(c.lease);
+  w.bytes(c.value);
+}
+void write_body(ByteWriter& w, const ResignCmd& c) {
+  w.bytes(c.name);
+  w.svarint(c.token);
+}
+void write_body(ByteWriter& w, const ProclaimCmd& c) {
+  w.bytes(c.name);
+  w.svarint(c.token);
+  w.bytes(c.value);
+}
+void write_body(ByteWriter& w, const TxnCmd& c) {
+  const TxnRequest& t = c.txn;
+  w.varint(t.reads.size());
+  for (const TxnRead& r : t.reads) {
+    w.bytes(r.key);
+    w.svarint(r.version);
+  }
+  w.varint(t.conditions.size());
+  for (const TxnCondition& cond : t.conditions) {
+    w.bytes(cond.key);
+    w.u8(static_cast<uint8_t>(cond.target));
+    w.u8(static_cast<uint8_t>(cond.op));
+    w.svarint(cond.number);
+    w.bytes(cond.text);
+  }
+  w.varint(t.writes.size());
+  for (const TxnWrite& wr : t.writes) {
+    w.u8(static_cast<uint8_t>(wr.kind));
+    w.bytes(wr.key);
+    if (wr.kind == TxnWrite::Kind::kPut) {
+      w.bytes(wr.value);
+      write_put_options(w, wr.put);
+    } else {
+      write_delete_options(w, wr.del);
+    }
+  }
+}
+void write_body(ByteWriter& w, const CompactCmd& c) { w.svarint(c.revision); }
+
+// --- reading ---
+
+std::optional<int64_t> read_opt(ByteReader& r) {
+  if (!r.boolean()) return std::nullopt;
+  return r.svarint();
+}
+
+std::optional<Fence> read_fence(ByteReader& r) {
+  if (!r.boolean()) return std::nullopt;
+  Fence f;
+  f.name = r.bytes();
+  f.token = r.svarint();
+  return f;
+}
+
+Labels read_labels(ByteReader& r) {
+  Labels labels;
+  uint64_t n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string k(r.bytes());
+    labels[std::move(k)] = std::string(r.bytes());
+  }
+  return labels;
+}
+
+PutOptions read_put_options(ByteReader& r) {
+  PutOptions o;
+  o.ttl_ms = r.svarint();
+  o.lease = r.svarint();
+  o.if_absent = r.boolean();
+  o.if_match = read_opt(r);
+  o.keep_ttl = r.boolean();
+  o.fence = read_fence(r);
+  o.entity = r.bytes();
+  o.content_type = r.bytes();
+  o.labels = read_labels(r);
+  return o;
+}
+
+DeleteOptions read_delete_options(ByteReader& r) {
+  DeleteOptions o;
+  o.if_match = read_opt(r);
+  o.fence = read_fence(r);
+  return o;
+}
+
+void read_body(ByteReader& r, PutCmd& c) {
+  c.key = r.bytes();
+  c.value = r.bytes();
+  c.options = read_put_options(r);
+}
+void read_body(ByteReader& r, DeleteCmd& c) {
+  c.key = r.bytes();
+  c.options = read_delete_options(r);
+}
+void read_body(ByteReader& r, MultiPutCmd& c) {
+  uint64_t n = r.count(3);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    PutItem item;
+    item.key = r.bytes();
+    item.value = r.bytes();
+    item.options = read_put_options(r);
+    c.items.push_back(std::move(item));
+  }
+}
+void read_body(ByteReader& r, MultiDeleteCmd& c) {
+  uint64_t n = r.count(1);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) c.keys.emplace_back(r.bytes());
+}
+void read_body(ByteReader& r, ClearCmd& c) { c.prefix = r.bytes(); }
+void read_body(ByteReader& r, ExpireCmd& c) {
+  uint64_t n = r.count(1);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) c.keys.emplace_back(r.bytes());
+  n = r.count(1);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) c.leases.push_back(r.svarint());
+}
+void read_body(ByteReader& r, CounterAddCmd& c) {
+  c.key = r.bytes();
+  c.delta = r.svarint();
+  c.options.min = read_opt(r);
+  c.options.max = read_opt(r);
+  c.options.ttl_ms = r.svarint();
+}
+void read_body(ByteReader& r, CounterSetCmd& c) {
+  c.key = r.bytes();
+  c.value = r.svarint();
+  c.ttl_ms = r.svarint();
+}
+void read_body(ByteReader& r, LeaseGrantCmd& c) { c.ttl_ms = r.svarint(); }
+void read_body(ByteReader& r, LeaseKeepAliveCmd& c) { c.id = r.svarint(); }
+void read_body(ByteReader& r, LeaseRevokeCmd& c) { c.id = r.svarint(); }
+void read_body(ByteReader& r, LockAcquireCmd& c) {
+  c.name = r.bytes();
+  c.lease = r.svarint();
+}
+void read_body(ByteReader& r, LockReleaseCmd& c) {
+  c.name = r.bytes();
+  c.token = r.svarint();
+}
+void read_body(ByteReader& r, CampaignCmd& c) {
+  c.name = r.bytes();
+  c.lease = r.svarint();
+  c.value = r.bytes();
+}
+void read_body(ByteReader& r, ResignCmd& c) {
+  c.name = r.bytes();
+  c.token = r.svarint();
+}
+void read_body(ByteReader& r, ProclaimCmd& c) {
+  c.name = r.bytes();
+  c.token = r.svarint();
+  c.value = r.bytes();
+}
+void read_body(ByteReader& r, TxnCmd& c) {
+  TxnRequest& t = c.txn;
+  uint64_t n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    TxnRead read;
+    read.key = r.bytes();
+    read.version = r.svarint();
+    t.reads.push_back(std::move(read));
+  }
+  n = r.count(5);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    TxnCondition cond;
+    cond.key = r.bytes();
+    uint8_t target = r.u8();
+    uint8_t op = r.u8();
+    if (target > static_cast<uint8_t>(CompareTarget::kLease) ||
+        op > static_cast<uint8_t>(CompareOp::kGreater)) {
+      r.fail();
+      return;
+    }
+    cond.target = static_cast<CompareTarget>(target);
+    cond.op = static_cast<CompareOp>(op);
+    cond.number = r.svarint();
+    cond.text = r.bytes();
+    t.conditions.push_back(std::move(cond));
+  }
+  n = r.count(3);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    TxnWrite wr;
+    uint8_t kind = r.u8();
+    if (kind > static_cast<uint8_t>(TxnWrite::Kind::kDelete)) {
+      r.fail();
+      return;
+    }
+    wr.kind = static_cast<TxnWrite::Kind>(kind);
+    wr.key = r.bytes();
+    if (wr.kind == TxnWrite::Kind::kPut) {
+      wr.value = r.bytes();
+      wr.put = read_put_options(r);
+    } else {
+      wr.del = read_delete_options(r);
+    }
+    t.writes.push_back(std::move(wr));
+  }
+}
+void read_body(ByteReader& r, CompactCmd& c) { c.revision = r.svarint(); }
+
+// Builds the alternative with wire op code `op` and reads its body.
+template <size_t I = 0>
+bool read_alternative(ByteReader& r, size_t op, CommandBody* body) {
+  if constexpr (I < std::variant_size_v<CommandBody>) {
+    if (op == I) {
+      std::variant_alternative_t<I, CommandBody> cmd;
+      read_body(r, cmd);
+      *body = std::move(cmd);
+      return true;
+    }
+    return read_alternative<I + 1>(r, op, body);
+  } else {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::string encode_command(const Command& command) {
+  std::string out;
+  ByteWriter w(&out);
+  w.u8(kFormatVersion);
+  w.u8(static_cast<uint8_t>(command.body.index()));
+  w.svarint(command.timestamp_ms);
+  std::visit([&](const auto& body) { write_body(w, body); }, command.body);
+  return out;
+}
+
+Result<Command> decode_command(std::string_view bytes) {
+  ByteReader r(bytes);
+  uint8_t version = r.u8();
+  if (!r.ok()) return Status(Code::kInvalidArgument, "command is empty");
+  if (version != kFormatVersion) {
+    return Status(Code::kInvalidArgument,
+                  "command format version " + std::to_string(version) + " is not supported");
+  }
+  uint8_t op = r.u8();
+  Command command;
+  command.timestamp_ms = r.svarint();
+  if (!r.ok()) return Status(Code::kInvalidArgument, "command header is truncated");
+  if (!read_alternative(r, op, &command.body)) {
+    return Status(Code::kInvalidArgument, "unknown command op " + std::to_string(op));
+  }
+  if (!r.ok()) {
+    return Status(Code::kInvalidArgument,
+                  "command op " + std::to_string(op) + " is truncated or malformed");
+  }
+  if (!r.at_end()) {
+    return Status(Code::kInvalidArgument, "command op " + std::to_string(op) + " has " +
+                                              std::to_string(r.remaining()) + " trailing bytes");
+  }
+  return command;
+}
+
+}  // namespace dkv::core

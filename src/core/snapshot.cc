@@ -1,0 +1,249 @@
+// StateMachine snapshots: the replicated state as one checksummed byte stream.
+//
+// Only replicated state is written (keys with their history, leases, locks, elections and the
+// counters that drive ids and time); timers, lease attachments and the label index are rebuilt
+// from it. Layout: "DKVS", format version, body, then an XXH64 of everything before it.
+#include <xxhash.h>
+
+#include "core/codec.h"
+#include "core/state_machine.h"
+
+namespace dkv::core {
+namespace {
+
+constexpr std::string_view kMagic = "DKVS";
+constexpr uint8_t kSnapshotVersion = 1;
+
+void write_record_body(ByteWriter& w, const Record& r) {
+  RecordMeta m = r.meta();
+  w.bytes(r.value());
+  w.svarint(m.version);
+  w.svarint(m.create_revision);
+  w.svarint(m.mod_revision);
+  w.svarint(m.created_at_ms);
+  w.svarint(m.updated_at_ms);
+  w.svarint(m.expires_at_ms);
+  w.svarint(m.lease);
+  w.bytes(r.entity());
+  w.bytes(r.content_type());
+  Labels labels = r.labels();
+  w.varint(labels.size());
+  for (const auto& [k, v] : labels) {
+    w.bytes(k);
+    w.bytes(v);
+  }
+}
+
+RecordPtr read_record_body(ByteReader& r, std::string_view key) {
+  std::string_view value = r.bytes();
+  RecordMeta m;
+  m.version = r.svarint();
+  m.create_revision = r.svarint();
+  m.mod_revision = r.svarint();
+  m.created_at_ms = r.svarint();
+  m.updated_at_ms = r.svarint();
+  m.expires_at_ms = r.svarint();
+  m.lease = r.svarint();
+  std::string_view entity = r.bytes();
+  std::string_view content_type = r.bytes();
+  Labels labels;
+  uint64_t n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string k(r.bytes());
+    labels[std::move(k)] = std::string(r.bytes());
+  }
+  if (!r.ok()) return nullptr;
+  return Record::create(key, value, m, entity, content_type, labels);
+}
+
+}  // namespace
+
+std::string StateMachine::save_snapshot() const {
+  std::string out;
+  ByteWriter w(&out);
+  w.raw(kMagic);
+  w.u8(kSnapshotVersion);
+  w.svarint(revision_);
+  w.svarint(compacted_);
+  w.svarint(clock_ms_);
+  w.svarint(next_lease_id_);
+
+  w.varint(leases_.size());
+  for (const auto& [id, lease] : leases_) {
+    w.svarint(id);
+    w.svarint(lease->ttl_ms);
+    w.svarint(lease->deadline_ms);
+  }
+
+  w.varint(keys_.size());
+  keys_.scan(KeyRange::all(), [&](const Record& r) {
+    w.bytes(r.key());
+    write_record_body(w, r);
+    return true;
+  });
+
+  w.varint(keys_.history().size());
+  for (const auto& [key, versions] : keys_.history()) {
+    w.bytes(key);
+    w.varint(versions.size());
+    for (const Keyspace::Version& v : versions) {
+      w.svarint(v.revision);
+      w.boolean(v.record != nullptr);
+      if (v.record != nullptr) write_record_body(w, *v.record);
+    }
+  }
+
+  w.varint(locks_.size());
+  for (const auto& [name, owner] : locks_) {
+    w.bytes(name);
+    w.svarint(owner.lease);
+    w.svarint(owner.token);
+    w.svarint(owner.acquired_at_ms);
+  }
+
+  w.varint(elections_.size());
+  for (const auto& [name, e] : elections_) {
+    w.bytes(name);
+    w.boolean(e.leader.has_value());
+    if (e.leader) {
+      w.bytes(e.leader->value);
+      w.svarint(e.leader->lease);
+      w.svarint(e.leader->token);
+    }
+    w.varint(e.queue.size());
+    for (const Candidate& c : e.queue) {
+      w.svarint(c.lease);
+      w.bytes(c.value);
+    }
+  }
+
+  w.fixed64(XXH64(out.data(), out.size(), 0));
+  return out;
+}
+
+void StateMachine::reset() {
+  for (auto& [key, timer] : key_timers_) key_wheel_.cancel(&timer);
+  key_timers_.clear();
+  for (auto& [id, lease] : leases_) lease_wheel_.cancel(lease.get());
+  leases_.clear();
+  keys_.clear();
+  locks_.clear();
+  elections_.clear();
+  labels_.clear();
+  revision_ = 0;
+  compacted_ = 0;
+  clock_ms_ = 0;
+  next_lease_id_ = 1;
+}
+
+Status StateMachine::restore_snapshot(std::string_view bytes) {
+  reset();
+  auto corrupt = [&](const std::string& what) {
+    reset();
+    return Status(Code::kInvalidArgument, "snapshot is corrupt: " + what);
+  };
+  if (bytes.size() < kMagic.size() + 1 + 8 || bytes.substr(0, kMagic.size()) != kMagic) {
+    return corrupt("not a DKV snapshot");
+  }
+  std::string_view body = bytes.substr(0, bytes.size() - 8);
+  ByteReader trailer(bytes.substr(bytes.size() - 8));
+  if (trailer.fixed64() != XXH64(body.data(), body.size(), 0)) return corrupt("checksum mismatch");
+  ByteReader r(body.substr(kMagic.size()));
+  if (uint8_t version = r.u8(); version != kSnapshotVersion) {
+    return corrupt("unsupported format version " + std::to_string(version));
+  }
+  revision_ = r.svarint();
+  compacted_ = r.svarint();
+  clock_ms_ = r.svarint();
+  next_lease_id_ = r.svarint();
+
+  uint64_t n = r.count(3);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    auto lease = std::make_unique<Lease>();
+    lease->id = r.svarint();
+    lease->ttl_ms = r.svarint();
+    lease->deadline_ms = r.svarint();
+    leases_.emplace(lease->id, std::move(lease));
+  }
+
+  n = r.count(10);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string_view key = r.bytes();
+    RecordPtr record = read_record_body(r, key);
+    if (record) keys_.install(std::move(record));
+  }
+
+  n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string key(r.bytes());
+    uint64_t versions = r.count(2);
+    for (uint64_t j = 0; j < versions && r.ok(); ++j) {
+      int64_t revision = r.svarint();
+      RecordPtr record;
+      if (r.boolean()) {
+        record = read_record_body(r, key);
+        if (!record) break;
+      }
+      keys_.restore_version(key, revision, std::move(record));
+    }
+  }
+
+  n = r.count(4);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    LockOwner owner;
+    owner.name = r.bytes();
+    owner.lease = r.svarint();
+    owner.token = r.svarint();
+    owner.acquired_at_ms = r.svarint();
+    std::string name = owner.name;
+    locks_.emplace(std::move(name), std::move(owner));
+  }
+
+  n = r.count(3);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string name(r.bytes());
+    Election e;
+    if (r.boolean()) {
+      ElectionLeader leader;
+      leader.name = name;
+      leader.value = r.bytes();
+      leader.lease = r.svarint();
+      leader.token = r.svarint();
+      e.leader = std::move(leader);
+    }
+    uint64_t queued = r.count(2);
+    for (uint64_t j = 0; j < queued && r.ok(); ++j) {
+      Candidate c;
+      c.lease = r.svarint();
+      c.value = r.bytes();
+      e.queue.push_back(std::move(c));
+    }
+    elections_.emplace(std::move(name), std::move(e));
+  }
+
+  if (!r.ok()) return corrupt("truncated or malformed body");
+  if (!r.at_end()) return corrupt(std::to_string(r.remaining()) + " trailing bytes");
+  rebuild_derived();
+  return Status();
+}
+
+void StateMachine::rebuild_derived() {
+  for (auto& [id, lease] : leases_) lease_wheel_.schedule(lease.get(), lease->deadline_ms);
+  keys_.scan(KeyRange::all(), [&](const Record& r) {
+    attach(r);
+    return true;
+  });
+  for (const auto& [name, owner] : locks_) {
+    if (Lease* l = find_lease(owner.lease)) l->locks.insert(name);
+  }
+  for (const auto& [name, e] : elections_) {
+    if (e.leader) {
+      if (Lease* l = find_lease(e.leader->lease)) l->elections.insert(name);
+    }
+    for (const Candidate& c : e.queue) {
+      if (Lease* l = find_lease(c.lease)) l->elections.insert(name);
+    }
+  }
+}
+
+}  // namespace dkv::core

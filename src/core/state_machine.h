@@ -1,0 +1,194 @@
+// StateMachine: every DKV primitive as one deterministic machine.
+//
+// apply() takes committed commands in log order and is a pure function of the commands seen so
+// far: no clock, no randomness, no I/O, and iteration only over ordered containers. Every
+// replica that applies the same commands holds the same state and gives the same answers, which
+// is what lets Raft replicate it and a snapshot stand in for the log before it.
+//
+// Time comes only from the leader's stamp in each command. The machine's clock is the largest
+// stamp seen so far, so time never runs backwards across leader changes.
+//
+// Revisions: the revision counts commands that made a visible change, i.e. emitted at least one
+// event (keys written or removed, locks and elections changing hands). Lease grants and
+// keep-alives, queueing as an election candidate and compaction change state but not the
+// revision, as in etcd.
+//
+// Reads take `now_ms` from the caller (the local clock of the node serving them): a key whose
+// expiry, or whose lease's deadline, is at or before now_ms is absent to every read at once, even
+// before the leader's expire command removes it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/node_hash_map.h"
+#include "core/command.h"
+#include "core/keyspace.h"
+#include "core/label_index.h"
+#include "core/timing_wheel.h"
+#include "dkv/status.h"
+#include "dkv/types.h"
+
+namespace dkv::core {
+
+// What the leader should propose an ExpireCmd for.
+struct DueWork {
+  std::vector<std::string> keys;
+  std::vector<int64_t> leases;
+  bool empty() const { return keys.empty() && leases.empty(); }
+};
+
+class StateMachine {
+ public:
+  StateMachine();
+  ~StateMachine();
+  StateMachine(const StateMachine&) = delete;
+  StateMachine& operator=(const StateMachine&) = delete;
+
+  // Applies one committed command; appends the events it caused to *events when not null.
+  CommandResult apply(const Command& command, std::vector<Event>* events);
+  CommandResult apply_encoded(std::string_view bytes, std::vector<Event>* events);
+
+  // --- Reads ---
+  Result<KeyValue> get(std::string_view key, const GetOptions& options, int64_t now_ms) const;
+  Result<RangeResult> range(const KeyRange& range, const RangeOptions& options,
+                            int64_t now_ms) const;
+  // Live keys starting with `prefix` (all keys when empty).
+  int64_t count(std::string_view prefix, int64_t now_ms) const;
+  Result<int64_t> counter_get(std::string_view key, int64_t now_ms) const;
+  Result<LeaseInfo> lease_info(int64_t id, bool with_keys, int64_t now_ms) const;
+  std::vector<LeaseInfo> leases(int64_t now_ms) const;
+  Result<LockOwner> lock_owner(std::string_view name, int64_t now_ms) const;
+  Result<ElectionLeader> election_leader(std::string_view name, int64_t now_ms) const;
+  Result<QueryResult> query(const Query& query, int64_t now_ms) const;
+  // The current values a watch asks to see first: one snapshot PUT event per live key, held
+  // lock or led election that the request matches, at the current revision.
+  std::vector<Event> current_events(const WatchRequest& request, int64_t now_ms) const;
+
+  int64_t revision() const { return revision_; }
+  int64_t compacted_revision() const { return compacted_; }
+  StoreStats stats() const;
+
+  // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
+  // now_ms. They stay due until an ExpireCmd removes them.
+  DueWork due(int64_t now_ms, size_t limit);
+
+  // --- Snapshots (snapshot.cc) ---
+  // The whole state as bytes; restore() of them yields a machine that answers every read and
+  // applies every later command identically.
+  std::string save_snapshot() const;
+  // Replaces this machine's state. On error (corrupt or foreign bytes) the state is empty.
+  Status restore_snapshot(std::string_view bytes);
+
+ private:
+  struct Lease : Timer {
+    int64_t id = 0;
+    int64_t ttl_ms = 0;
+    int64_t deadline_ms = 0;
+    absl::btree_set<std::string> keys;
+    absl::btree_set<std::string> locks;
+    absl::btree_set<std::string> elections;
+  };
+  struct KeyTimer : Timer {
+    const std::string* key = nullptr;  // the map key that owns this timer
+  };
+  struct Candidate {
+    int64_t lease = 0;
+    std::string value;
+  };
+  struct Election {
+    std::optional<ElectionLeader> leader;
+    std::deque<Candidate> queue;
+  };
+  // The state of one apply(): the revision a change would carry, and the events so far.
+  struct Write {
+    int64_t revision = 0;
+    int64_t now = 0;
+    std::vector<Event>* events = nullptr;
+    bool changed = false;
+    void emit(Event event);
+  };
+
+  // --- visibility ---
+  bool lease_alive(int64_t id, int64_t now) const;
+  bool alive(const Record& record, int64_t now) const;
+  const Record* live(std::string_view key, int64_t now) const;
+  Status check_fence(const std::optional<Fence>& fence, int64_t now) const;
+
+  // --- keyspace changes (keep timers, lease attachments and the label index in step) ---
+  Status check_put(std::string_view key, const PutOptions& options, int64_t now) const;
+  PutResult do_put(Write& w, std::string_view key, std::string_view value,
+                   const PutOptions& options);
+  Status check_delete(std::string_view key, const DeleteOptions& options, int64_t now) const;
+  DeleteResult do_delete(Write& w, std::string_view key);
+  // Stores a new version; `old` is the live version it replaces (may be null).
+  const Record* store(Write& w, RecordPtr record, const Record* old);
+  void erase(Write& w, const Record& record, EventType type);
+  // Removes `key` if it is stored but no longer alive, with EXPIRE events.
+  void reap(Write& w, std::string_view key);
+  void attach(const Record& record);
+  void detach(const Record& record);
+  Event key_event(const Write& w, EventType type, const Record* record, const Record* prev,
+                  std::string_view key) const;
+
+  // --- leases, locks, elections ---
+  Lease* find_lease(int64_t id) const;
+  void revoke(Write& w, Lease* lease, EventType type);
+  void grant_lock(Write& w, std::string_view name, int64_t lease);
+  void release_lock(Write& w, std::string_view name);
+  // Hands the election to the next candidate whose lease is alive, or vacates it.
+  void elect_next(Write& w, std::string_view name);
+  void emit_election(Write& w, std::string_view name, const Election& e);
+  static Event lock_event(const LockOwner& owner, int64_t revision);
+  static Event election_event(std::string_view name, const Election& e, int64_t revision,
+                              int64_t now);
+  LeaseInfo lease_info_of(const Lease& lease, bool with_keys, int64_t now) const;
+
+  // --- command handlers ---
+  CommandResult on(Write& w, const PutCmd& c);
+  CommandResult on(Write& w, const DeleteCmd& c);
+  CommandResult on(Write& w, const MultiPutCmd& c);
+  CommandResult on(Write& w, const MultiDeleteCmd& c);
+  CommandResult on(Write& w, const ClearCmd& c);
+  CommandResult on(Write& w, const ExpireCmd& c);
+  CommandResult on(Write& w, const CounterAddCmd& c);
+  CommandResult on(Write& w, const CounterSetCmd& c);
+  CommandResult on(Write& w, const LeaseGrantCmd& c);
+  CommandResult on(Write& w, const LeaseKeepAliveCmd& c);
+  CommandResult on(Write& w, const LeaseRevokeCmd& c);
+  CommandResult on(Write& w, const LockAcquireCmd& c);
+  CommandResult on(Write& w, const LockReleaseCmd& c);
+  CommandResult on(Write& w, const CampaignCmd& c);
+  CommandResult on(Write& w, const ResignCmd& c);
+  CommandResult on(Write& w, const ProclaimCmd& c);
+  CommandResult on(Write& w, const TxnCmd& c);
+  CommandResult on(Write& w, const CompactCmd& c);
+
+  void reset();
+  void rebuild_derived();  // timers, lease attachments, label index (after restore)
+
+  int64_t revision_ = 0;
+  int64_t compacted_ = 0;   // reads below this revision get COMPACTED
+  int64_t clock_ms_ = 0;    // largest leader timestamp applied
+  int64_t next_lease_id_ = 1;
+
+  Keyspace keys_;
+  absl::btree_map<int64_t, std::unique_ptr<Lease>> leases_;
+  absl::btree_map<std::string, LockOwner, std::less<>> locks_;
+  absl::btree_map<std::string, Election, std::less<>> elections_;
+  LabelIndex labels_;
+
+  // Derived state: rebuilt from the above on restore, not part of snapshots.
+  absl::node_hash_map<std::string, KeyTimer> key_timers_;
+  mutable TimingWheel key_wheel_;    // mutable: asking what is due advances the wheel
+  mutable TimingWheel lease_wheel_;
+};
+
+}  // namespace dkv::core
