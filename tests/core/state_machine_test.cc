@@ -1,0 +1,487 @@
+// StateMachine driven by explicit commands and timestamps: every operation, option and error.
+#include "core/state_machine.h"
+
+#include "gtest/gtest.h"
+
+namespace dkv::core {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+class MachineTest : public ::testing::Test {
+ protected:
+  CommandResult run(CommandBody body, int64_t at = -1) {
+    if (at >= 0) now = at;
+    return sm.apply(Command{now, std::move(body)}, &events);
+  }
+  template <typename T>
+  T ok(CommandBody body) {
+    CommandResult r = run(std::move(body));
+    EXPECT_TRUE(r.status.ok()) << r.status.to_string();
+    return std::get<T>(r.body);
+  }
+  PutResult put(std::string key, std::string value, PutOptions o = {}) {
+    return ok<PutResult>(PutCmd{std::move(key), std::move(value), std::move(o)});
+  }
+  Code put_code(std::string key, std::string value, PutOptions o = {}) {
+    return run(PutCmd{std::move(key), std::move(value), std::move(o)}).status.code();
+  }
+  Result<KeyValue> get(std::string_view key, int64_t revision = 0) {
+    return sm.get(key, {.revision = revision}, now);
+  }
+  int64_t grant(int64_t ttl) { return ok<LeaseGrant>(LeaseGrantCmd{ttl}).id; }
+
+  StateMachine sm;
+  std::vector<Event> events;
+  int64_t now = kT0;
+};
+
+TEST_F(MachineTest, PutCreatesAndUpdatesWithVersionsRevisionsAndTimes) {
+  EXPECT_EQ(put("a", "1"), (PutResult{1, 1}));
+  now += 10;
+  EXPECT_EQ(put("a", "2"), (PutResult{2, 2}));
+  auto kv = get("a");
+  ASSERT_TRUE(kv.ok());
+  EXPECT_EQ(kv->value, "2");
+  EXPECT_EQ(kv->version, 2);
+  EXPECT_EQ(kv->create_revision, 1);
+  EXPECT_EQ(kv->mod_revision, 2);
+  EXPECT_EQ(kv->created_at_ms, kT0);
+  EXPECT_EQ(kv->updated_at_ms, kT0 + 10);
+  EXPECT_EQ(kv->ttl_ms, -1);
+  ASSERT_TRUE(ok<DeleteResult>(DeleteCmd{"a", {}}).deleted);
+  EXPECT_EQ(put("a", "3"), (PutResult{1, 4}));  // version resets on re-create
+  EXPECT_EQ(get("a")->create_revision, 4);
+}
+
+TEST_F(MachineTest, PutStoresBinaryKeysValuesAndMetadata) {
+  std::string key("k\0\xff", 3), value("\0v\0", 3);
+  put(key, value, {.entity = "user", .content_type = "text/plain", .labels = {{"x", "1"}}});
+  auto kv = get(key);
+  ASSERT_TRUE(kv.ok());
+  EXPECT_EQ(kv->value, value);
+  EXPECT_EQ(kv->entity, "user");
+  EXPECT_EQ(kv->content_type, "text/plain");
+  EXPECT_EQ(kv->labels, (Labels{{"x", "1"}}));
+}
+
+TEST_F(MachineTest, PutRejectsBadArguments) {
+  EXPECT_EQ(put_code("", "v"), Code::kInvalidArgument);
+  EXPECT_EQ(put_code("k", "v", {.ttl_ms = -1}), Code::kInvalidArgument);
+  int64_t lease = grant(1000);
+  CommandResult both = run(PutCmd{"k", "v", {.ttl_ms = 5, .lease = lease}});
+  EXPECT_EQ(both.status.code(), Code::kInvalidArgument);
+  EXPECT_NE(both.status.message().find("mutually exclusive"), std::string::npos);
+  EXPECT_EQ(put_code("k", "v", {.lease = 999}), Code::kLeaseNotFound);
+  EXPECT_EQ(sm.revision(), 0);
+  EXPECT_TRUE(events.empty());
+}
+
+TEST_F(MachineTest, ConditionalPutsConflictAndChangeNothing) {
+  put("k", "1");
+  EXPECT_EQ(put_code("k", "2", {.if_absent = true}), Code::kConflict);
+  EXPECT_EQ(put_code("k", "2", {.if_match = 5}), Code::kConflict);
+  EXPECT_EQ(put_code("new", "2", {.if_match = 1}), Code::kConflict);
+  EXPECT_EQ(sm.revision(), 1);
+  EXPECT_EQ(get("k")->value, "1");
+  EXPECT_EQ(put("k", "2", {.if_match = 1}).version, 2);
+  EXPECT_EQ(put("other", "x", {.if_absent = true}).version, 1);
+}
+
+TEST_F(MachineTest, TtlHidesKeyAtDeadlineAndExpireRemovesIt) {
+  put("s", "v", {.ttl_ms = 100});
+  EXPECT_EQ(get("s")->ttl_ms, 100);
+  EXPECT_TRUE(sm.due(kT0 + 99, 10).empty());
+  now = kT0 + 100;
+  EXPECT_EQ(get("s").code(), Code::kNotFound);
+  EXPECT_EQ(sm.count("", now), 0);
+  DueWork due = sm.due(now, 10);
+  ASSERT_EQ(due.keys, std::vector<std::string>{"s"});
+  events.clear();
+  ExpireResult r = ok<ExpireResult>(ExpireCmd{due.keys, {}});
+  EXPECT_EQ(r.keys, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kExpire);
+  EXPECT_EQ(sm.stats().keys, 0);
+  EXPECT_TRUE(sm.due(now, 10).empty());
+}
+
+TEST_F(MachineTest, StaleExpireDoesNothingAfterRePut) {
+  put("s", "v", {.ttl_ms = 10});
+  now += 10;
+  DueWork due = sm.due(now, 10);
+  put("s", "v2", {.ttl_ms = 1000});
+  int64_t rev = sm.revision();
+  EXPECT_EQ(ok<ExpireResult>(ExpireCmd{due.keys, {}}).keys, 0);
+  EXPECT_EQ(sm.revision(), rev);
+  EXPECT_EQ(get("s")->value, "v2");
+}
+
+TEST_F(MachineTest, KeepTtlKeepsTheDeadline) {
+  put("k", "1", {.ttl_ms = 100});
+  now += 50;
+  put("k", "2", {.keep_ttl = true});
+  EXPECT_EQ(get("k")->ttl_ms, 50);
+  put("k", "3");
+  EXPECT_EQ(get("k")->ttl_ms, -1);
+}
+
+TEST_F(MachineTest, PutOverExpiredKeyRecreatesIt) {
+  put("k", "old", {.ttl_ms = 10});
+  now += 20;
+  events.clear();
+  PutResult r = put("k", "new");
+  EXPECT_EQ(r.version, 1);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, EventType::kExpire);
+  EXPECT_EQ(events[1].type, EventType::kPut);
+  EXPECT_EQ(events[0].revision, events[1].revision);
+}
+
+TEST_F(MachineTest, GetAtRevisionAndCompaction) {
+  put("k", "1");
+  put("k", "2");
+  ok<DeleteResult>(DeleteCmd{"k", {}});
+  put("k", "4");
+  EXPECT_EQ(get("k", 1)->value, "1");
+  EXPECT_EQ(get("k", 2)->value, "2");
+  EXPECT_EQ(get("k", 3).code(), Code::kNotFound);
+  EXPECT_EQ(get("k", 4)->value, "4");
+  EXPECT_EQ(get("k", 9).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ok<RevisionResult>(CompactCmd{2}).revision, 2);
+  EXPECT_EQ(get("k", 1).code(), Code::kCompacted);
+  EXPECT_EQ(get("k", 2)->value, "2");
+  EXPECT_EQ(run(CompactCmd{99}).status.code(), Code::kInvalidArgument);
+  ok<RevisionResult>(CompactCmd{4});
+  EXPECT_EQ(sm.stats().history_versions, 0);
+  EXPECT_EQ(get("k", 4)->value, "4");
+}
+
+TEST_F(MachineTest, DeleteOptionsAndAbsentKeys) {
+  put("k", "1");
+  DeleteResult absent = ok<DeleteResult>(DeleteCmd{"nope", {}});
+  EXPECT_FALSE(absent.deleted);
+  EXPECT_EQ(absent.revision, 1);
+  EXPECT_EQ(sm.revision(), 1);
+  EXPECT_EQ(run(DeleteCmd{"k", {.if_match = 7}}).status.code(), Code::kConflict);
+  EXPECT_EQ(run(DeleteCmd{"", {}}).status.code(), Code::kInvalidArgument);
+  DeleteResult d = ok<DeleteResult>(DeleteCmd{"k", {.if_match = 1}});
+  EXPECT_TRUE(d.deleted);
+  EXPECT_EQ(d.revision, 2);
+}
+
+TEST_F(MachineTest, BulkCommandsApplyInOneRevisionWithPerItemResults) {
+  auto results = ok<MultiPutResult>(MultiPutCmd{{{"a", "1", {}}, {"", "x", {}}, {"b", "2", {}}}});
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0]->revision, 1);
+  EXPECT_EQ(results[1].code(), Code::kInvalidArgument);
+  EXPECT_EQ(results[2]->revision, 1);
+  EXPECT_EQ(sm.revision(), 1);
+  auto dels = ok<MultiDeleteResult>(MultiDeleteCmd{{"a", "zz", "b"}});
+  EXPECT_TRUE(dels[0]->deleted);
+  EXPECT_FALSE(dels[1]->deleted);
+  EXPECT_TRUE(dels[2]->deleted);
+  EXPECT_EQ(sm.revision(), 2);
+}
+
+TEST_F(MachineTest, RangeCountAndClear) {
+  for (std::string k : {"a/1", "a/2", "a/3", "b/1"}) put(k, "v" + k);
+  put("a/4", "t", {.ttl_ms = 5});
+  now += 5;
+  auto all = sm.range(KeyRange::prefix("a/"), {}, now);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->count, 3);
+  EXPECT_EQ(all->items.front().key, "a/1");
+  auto limited = sm.range(KeyRange::prefix("a/"), {.limit = 2, .keys_only = true}, now);
+  EXPECT_EQ(limited->items.size(), 2u);
+  EXPECT_TRUE(limited->more);
+  EXPECT_TRUE(limited->items[0].value.empty());
+  auto counted = sm.range({"a/2", "b/"}, {.count_only = true}, now);
+  EXPECT_EQ(counted->count, 2);
+  EXPECT_TRUE(counted->items.empty());
+  EXPECT_EQ(sm.range({"b", "a"}, {}, now).code(), Code::kInvalidArgument);
+  EXPECT_EQ(sm.count("a/", now), 3);
+  EXPECT_EQ(sm.count("", now), 4);
+  int64_t before = sm.revision();
+  ClearResult cleared = ok<ClearResult>(ClearCmd{"a/"});
+  EXPECT_EQ(cleared.deleted, 3);
+  EXPECT_EQ(cleared.revision, before + 1);
+  EXPECT_EQ(sm.count("", now), 1);
+  // The range as of the earlier revision still shows the cleared keys.
+  EXPECT_EQ(sm.range(KeyRange::prefix("a/"), {.revision = before}, now)->count, 4);
+}
+
+TEST_F(MachineTest, Counters) {
+  EXPECT_EQ(ok<CounterResult>(CounterAddCmd{"c", 5, {}}), (CounterResult{0, 5, 1}));
+  EXPECT_EQ(ok<CounterResult>(CounterAddCmd{"c", -2, {}}), (CounterResult{5, 3, 2}));
+  EXPECT_EQ(get("c")->value, "3");
+  EXPECT_EQ(run(CounterAddCmd{"c", 10, {.max = 10}}).status.code(), Code::kOutOfRange);
+  EXPECT_EQ(run(CounterAddCmd{"c", -10, {.min = 0}}).status.code(), Code::kOutOfRange);
+  EXPECT_EQ(run(CounterAddCmd{"c", 1, {.min = 5, .max = 1}}).status.code(), Code::kInvalidArgument);
+  EXPECT_EQ(sm.counter_get("c", now).value(), 3);
+  ok<CounterResult>(CounterSetCmd{"big", INT64_MAX, 0});
+  EXPECT_EQ(run(CounterAddCmd{"big", 1, {}}).status.code(), Code::kOverflow);
+  put("text", "abc");
+  EXPECT_EQ(run(CounterAddCmd{"text", 1, {}}).status.code(), Code::kWrongType);
+  EXPECT_EQ(sm.counter_get("text", now).code(), Code::kWrongType);
+  // TTL applies only when the add creates the counter (fixed windows).
+  ok<CounterResult>(CounterAddCmd{"w", 1, {.ttl_ms = 100}});
+  now += 60;
+  ok<CounterResult>(CounterAddCmd{"w", 1, {.ttl_ms = 100}});
+  EXPECT_EQ(get("w")->ttl_ms, 40);
+  now += 40;
+  EXPECT_EQ(sm.counter_get("w", now).code(), Code::kNotFound);
+  EXPECT_EQ(ok<CounterResult>(CounterAddCmd{"w", 1, {.ttl_ms = 100}}).current, 1);
+}
+
+TEST_F(MachineTest, LeasesGrantKeepaliveRevokeAndExpire) {
+  int64_t a = grant(1000), b = grant(1000);
+  EXPECT_GT(b, a);
+  EXPECT_EQ(sm.revision(), 0);  // grants are not visible changes
+  EXPECT_EQ(run(LeaseGrantCmd{0}).status.code(), Code::kInvalidArgument);
+  put("x", "1", {.lease = a});
+  put("y", "2", {.lease = a});
+  auto info = sm.lease_info(a, true, now);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->keys, (std::vector<std::string>{"x", "y"}));
+  now += 600;
+  EXPECT_EQ(sm.lease_info(a, false, now)->remaining_ms, 400);
+  EXPECT_EQ(ok<KeepAliveResult>(LeaseKeepAliveCmd{a}).ttl_ms, 1000);
+  EXPECT_EQ(sm.lease_info(a, false, now)->remaining_ms, 1000);
+  EXPECT_EQ(sm.leases(now).size(), 2u);
+  events.clear();
+  RevokeResult r = ok<RevokeResult>(LeaseRevokeCmd{a});
+  EXPECT_EQ(r.deleted, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].revision, events[1].revision);  // one revision for the whole revoke
+  EXPECT_EQ(get("x").code(), Code::kNotFound);
+  EXPECT_EQ(run(LeaseRevokeCmd{a}).status.code(), Code::kLeaseNotFound);
+  // b expires: its key is absent at once, and due() reports the lease.
+  put("z", "3", {.lease = b});
+  now += 1000;
+  EXPECT_EQ(get("z").code(), Code::kNotFound);
+  EXPECT_EQ(run(LeaseKeepAliveCmd{b}).status.code(), Code::kLeaseNotFound);
+  EXPECT_EQ(put_code("w", "v", {.lease = b}), Code::kLeaseNotFound);
+  DueWork due = sm.due(now, 10);
+  EXPECT_EQ(due.leases, std::vector<int64_t>{b});
+  events.clear();
+  EXPECT_EQ(ok<ExpireResult>(ExpireCmd{{}, due.leases}).leases, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kExpire);
+  EXPECT_EQ(sm.stats().leases, 0);
+}
+
+TEST_F(MachineTest, LocksWithFencingTokens) {
+  int64_t a = grant(1000), b = grant(5000);
+  int64_t t1 = ok<TokenResult>(LockAcquireCmd{"L", a}).token;
+  EXPECT_EQ(t1, sm.revision());
+  EXPECT_EQ(ok<TokenResult>(LockAcquireCmd{"L", a}).token, t1);  // retried acquire
+  EXPECT_EQ(run(LockAcquireCmd{"L", b}).status.code(), Code::kLocked);
+  EXPECT_EQ(run(LockAcquireCmd{"L", 77}).status.code(), Code::kLeaseNotFound);
+  EXPECT_EQ(run(LockAcquireCmd{"", a}).status.code(), Code::kInvalidArgument);
+  EXPECT_EQ(sm.lock_owner("L", now)->lease, a);
+  EXPECT_EQ(run(LockReleaseCmd{"L", t1 + 1}).status.code(), Code::kFenced);
+  ok<RevisionResult>(LockReleaseCmd{"L", t1});
+  EXPECT_EQ(sm.lock_owner("L", now).code(), Code::kNotFound);
+  EXPECT_EQ(run(LockReleaseCmd{"L", t1}).status.code(), Code::kNotFound);
+  int64_t t2 = ok<TokenResult>(LockAcquireCmd{"L", a}).token;
+  EXPECT_GT(t2, t1);
+  // a's lease runs out: b takes the lock over even before the revoke is proposed.
+  now += 1000;
+  EXPECT_EQ(sm.lock_owner("L", now).code(), Code::kNotFound);
+  int64_t t3 = ok<TokenResult>(LockAcquireCmd{"L", b}).token;
+  EXPECT_GT(t3, t2);
+  EXPECT_EQ(sm.stats().leases, 1);  // a was reaped
+  // Revoking b releases the lock.
+  ok<RevokeResult>(LeaseRevokeCmd{b});
+  EXPECT_EQ(sm.stats().locks, 0);
+}
+
+TEST_F(MachineTest, FencedWrites) {
+  int64_t a = grant(1000);
+  int64_t token = ok<TokenResult>(LockAcquireCmd{"L", a}).token;
+  EXPECT_EQ(put("k", "1", {.fence = Fence{"L", token}}).version, 1);
+  EXPECT_EQ(put_code("k", "2", {.fence = Fence{"L", token - 1}}), Code::kFenced);
+  EXPECT_EQ(put_code("k", "2", {.fence = Fence{"nope", token}}), Code::kFenced);
+  EXPECT_EQ(run(DeleteCmd{"k", {.fence = Fence{"L", token + 100}}}).status.code(), Code::kFenced);
+  int64_t e = ok<CampaignResult>(CampaignCmd{"E", a, "me"}).token;
+  EXPECT_EQ(put("k", "3", {.fence = Fence{"E", e}}).version, 2);
+  ok<RevisionResult>(LockReleaseCmd{"L", token});
+  EXPECT_EQ(put_code("k", "4", {.fence = Fence{"L", token}}), Code::kFenced);
+  EXPECT_EQ(get("k")->value, "3");
+}
+
+TEST_F(MachineTest, ElectionsQueueInOrderAndHandOver) {
+  int64_t a = grant(1000), b = grant(2000), c = grant(3000);
+  CampaignResult ca = ok<CampaignResult>(CampaignCmd{"E", a, "A"});
+  EXPECT_TRUE(ca.leader);
+  EXPECT_EQ(ca.token, sm.revision());
+  EXPECT_EQ(ok<CampaignResult>(CampaignCmd{"E", b, "B"}), (CampaignResult{false, 0, 1}));
+  EXPECT_EQ(ok<CampaignResult>(CampaignCmd{"E", c, "C"}), (CampaignResult{false, 0, 2}));
+  EXPECT_EQ(ok<CampaignResult>(CampaignCmd{"E", b, "B"}).position, 1);  // idempotent
+  EXPECT_EQ(sm.election_leader("E", now)->value, "A");
+  EXPECT_EQ(run(ProclaimCmd{"E", ca.token + 1, "x"}).status.code(), Code::kFenced);
+  ok<RevisionResult>(ProclaimCmd{"E", ca.token, "A2"});
+  EXPECT_EQ(sm.election_leader("E", now)->value, "A2");
+  EXPECT_EQ(run(ResignCmd{"E", ca.token + 5}).status.code(), Code::kFenced);
+  events.clear();
+  int64_t resign_rev = ok<RevisionResult>(ResignCmd{"E", ca.token}).revision;
+  auto leader = sm.election_leader("E", now);
+  EXPECT_EQ(leader->value, "B");
+  EXPECT_EQ(leader->token, resign_rev);  // hand-over happens in the resign's revision
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].space, WatchSpace::kElections);
+  // B's lease expires: C leads once the expiry is applied.
+  now += 2000;
+  EXPECT_EQ(sm.election_leader("E", now).code(), Code::kNotFound);
+  ok<ExpireResult>(ExpireCmd{{}, sm.due(now, 10).leases});
+  EXPECT_EQ(sm.election_leader("E", now)->value, "C");
+  ok<RevokeResult>(LeaseRevokeCmd{c});
+  EXPECT_EQ(sm.stats().elections, 0);
+}
+
+TEST_F(MachineTest, TransactionsApplyAtomicallyOrConflict) {
+  put("a", "1");
+  put("b", "1");
+  TxnRequest t;
+  t.reads = {{"a", 1}, {"missing", 0}};
+  t.conditions = {{"b", CompareTarget::kValue, CompareOp::kEqual, 0, "1"}};
+  t.writes = {TxnWrite::make_put("a", "2"), TxnWrite::make_delete("b"),
+              TxnWrite::make_put("c", "3")};
+  TxnResult r = ok<TxnResult>(TxnCmd{t});
+  EXPECT_EQ(r.revision, 3);
+  EXPECT_EQ(r.versions, (std::vector<int64_t>{2, 0, 1}));
+  EXPECT_EQ(get("a")->mod_revision, 3);
+  EXPECT_EQ(get("c")->mod_revision, 3);
+  EXPECT_EQ(get("b").code(), Code::kNotFound);
+  // Re-running the same transaction now conflicts on a (changed) and b (condition).
+  CommandResult again = run(TxnCmd{t});
+  EXPECT_EQ(again.status.code(), Code::kConflict);
+  EXPECT_NE(again.status.message().find("'a'"), std::string::npos);
+  EXPECT_NE(again.status.message().find("'b'"), std::string::npos);
+  EXPECT_EQ(sm.revision(), 3);
+  TxnRequest cas;
+  cas.writes = {TxnWrite::make_put("c", "4", {.if_match = 9})};
+  EXPECT_EQ(run(TxnCmd{cas}).status.code(), Code::kConflict);
+  TxnRequest cond;
+  cond.conditions = {{"a", CompareTarget::kModRevision, CompareOp::kLess, 3, ""}};
+  EXPECT_EQ(run(TxnCmd{cond}).status.code(), Code::kConflict);
+  cond.conditions[0].op = CompareOp::kEqual;
+  EXPECT_EQ(ok<TxnResult>(TxnCmd{cond}).revision, 3);  // no writes: no new revision
+}
+
+TEST_F(MachineTest, EventsCarryPrevValuesAndRevisions) {
+  put("k", "1");
+  put("k", "2");
+  ok<DeleteResult>(DeleteCmd{"k", {}});
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_FALSE(events[0].prev.has_value());
+  ASSERT_TRUE(events[1].prev.has_value());
+  EXPECT_EQ(events[1].prev->value, "1");
+  EXPECT_EQ(events[2].type, EventType::kDelete);
+  EXPECT_EQ(events[2].prev->value, "2");
+  EXPECT_EQ(events[2].kv.mod_revision, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(events[i].revision, i + 1);
+}
+
+TEST_F(MachineTest, QueryUsesLabelsOfLiveKeys) {
+  put("u/1", "", {.entity = "user", .labels = {{"age", "30"}}});
+  put("u/2", "", {.entity = "user", .labels = {{"age", "40"}}});
+  put("u/3", "", {.ttl_ms = 5, .entity = "user", .labels = {{"age", "50"}}});
+  now += 5;
+  Query q{.entity = "user", .where = {{"age", QueryOp::kGe, {"35"}}}};
+  auto r = sm.query(q, now);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->items.size(), 1u);
+  EXPECT_EQ(r->items[0].key, "u/2");
+  ok<DeleteResult>(DeleteCmd{"u/2", {}});
+  EXPECT_EQ(sm.query(q, now)->count, 0);
+}
+
+TEST_F(MachineTest, ClockNeverRunsBackwards) {
+  put("k", "1");
+  now = kT0 - 1000;  // a new leader with a slower clock
+  put("k", "2");
+  EXPECT_EQ(get("k")->updated_at_ms, kT0);
+}
+
+TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
+  TxnRequest t;
+  t.reads = {{"a", 3}};
+  t.conditions = {{"b", CompareTarget::kLease, CompareOp::kGreater, 2, "x"}};
+  t.writes = {TxnWrite::make_put("c", "v", {.ttl_ms = 4, .labels = {{"l", "1"}}}),
+              TxnWrite::make_delete("d", {.if_match = 2, .fence = Fence{"f", 9}})};
+  std::vector<CommandBody> bodies = {
+      PutCmd{"k", "v", {.ttl_ms = 1, .if_match = 3, .fence = Fence{"L", 4}, .entity = "e"}},
+      DeleteCmd{"k", {.if_match = 1}}, MultiPutCmd{{{"a", "1", {}}, {"b", "2", {.lease = 3}}}},
+      MultiDeleteCmd{{"a", "b"}}, ClearCmd{"p/"}, ExpireCmd{{"a"}, {1, 2}},
+      CounterAddCmd{"c", -5, {.min = -10, .max = 10, .ttl_ms = 7}}, CounterSetCmd{"c", 9, 3},
+      LeaseGrantCmd{100}, LeaseKeepAliveCmd{1}, LeaseRevokeCmd{2}, LockAcquireCmd{"L", 1},
+      LockReleaseCmd{"L", 5}, CampaignCmd{"E", 1, "v"}, ResignCmd{"E", 3},
+      ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}};
+  ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
+  for (const CommandBody& body : bodies) {
+    Command c{kT0, body};
+    std::string bytes = encode_command(c);
+    Result<Command> back = decode_command(bytes);
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(back->body.index(), body.index());
+    EXPECT_EQ(encode_command(*back), bytes);
+    // Every proper prefix is rejected, never misread.
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      EXPECT_EQ(decode_command(bytes.substr(0, n)).code(), Code::kInvalidArgument) << n;
+    }
+    EXPECT_EQ(decode_command(bytes + "x").code(), Code::kInvalidArgument);
+  }
+  EXPECT_EQ(decode_command(std::string("\x01\xff\x00", 3)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(decode_command(std::string("\x09\x00\x00", 3)).code(), Code::kInvalidArgument);
+  // A huge declared count is refused without allocating it.
+  EXPECT_EQ(decode_command(std::string("\x01\x03\x00\xff\xff\xff\xff\x0f", 8)).code(),
+            Code::kInvalidArgument);
+}
+
+TEST_F(MachineTest, SnapshotRestoresAnEquivalentMachine) {
+  int64_t a = grant(10000), b = grant(10000);
+  put("k", "1", {.entity = "e", .labels = {{"n", "5"}}});
+  put("k", "2", {.entity = "e", .labels = {{"n", "6"}}});
+  put("t", "x", {.ttl_ms = 500});
+  put("l", "y", {.lease = a});
+  ok<TokenResult>(LockAcquireCmd{"L", a});
+  ok<CampaignResult>(CampaignCmd{"E", a, "A"});
+  ok<CampaignResult>(CampaignCmd{"E", b, "B"});
+  ok<DeleteResult>(DeleteCmd{"gone", {}});
+  std::string bytes = sm.save_snapshot();
+  StateMachine copy;
+  ASSERT_TRUE(copy.restore_snapshot(bytes).ok());
+  EXPECT_EQ(copy.save_snapshot(), bytes);
+  EXPECT_EQ(copy.revision(), sm.revision());
+  EXPECT_EQ(copy.get("k", {.revision = 2}, now)->value, sm.get("k", {.revision = 2}, now)->value);
+  EXPECT_EQ(copy.query({.entity = "e", .where = {{"n", QueryOp::kEq, {"6"}}}}, now)->count, 1);
+  // Later commands behave identically on both, including expiry and lease hand-over.
+  now += 10000;
+  std::vector<Event> e1, e2;
+  Command revoke{now, ExpireCmd{{"t"}, {a, b}}};
+  CommandResult r1 = sm.apply(revoke, &e1);
+  CommandResult r2 = copy.apply(revoke, &e2);
+  EXPECT_EQ(r1.status, r2.status);
+  EXPECT_EQ(e1.size(), e2.size());
+  EXPECT_EQ(copy.save_snapshot(), sm.save_snapshot());
+  EXPECT_EQ(copy.due(now, 10).keys, sm.due(now, 10).keys);
+}
+
+TEST_F(MachineTest, RestoreRejectsCorruptSnapshots) {
+  put("k", "v");
+  std::string bytes = sm.save_snapshot();
+  StateMachine copy;
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 1;
+  EXPECT_EQ(copy.restore_snapshot(flipped).code(), Code::kInvalidArgument);
+  EXPECT_EQ(copy.restore_snapshot(bytes.substr(0, bytes.size() - 1)).code(), Code::kInvalidArgument);
+  EXPECT_EQ(copy.restore_snapshot("").code(), Code::kInvalidArgument);
+  EXPECT_EQ(copy.revision(), 0);
+  EXPECT_TRUE(copy.restore_snapshot(bytes).ok());
+  EXPECT_EQ(copy.get("k", {}, now)->value, "v");
+}
+
+}  // namespace
+}  // namespace dkv::core
