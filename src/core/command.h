@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -135,6 +136,7 @@ struct CommandResult {
   CommandResult() = default;
   CommandResult(Status s) : status(std::move(s)) {}  // NOLINT: errors convert implicitly
   template <typename T>
+    requires std::is_constructible_v<ResultBody, T>
   CommandResult(T value) : body(std::move(value)) {}  // NOLINT
 
   // The body as T, or the status when it failed. Precondition: on success the body holds T.

@@ -1,0 +1,802 @@
+// Property test: the state machine is a deterministic function of its command log.
+//
+// For several fixed seeds, a random command sequence covering every CommandBody alternative runs
+// over a small key space (so that conditions, leases, locks and elections collide) with a clock
+// that advances randomly, sometimes jumps past ttls and sometimes goes backwards (exercising the
+// machine's clock clamping). Every command is encoded and applied via apply_encoded to machine A.
+// Midway A is snapshotted and restored into B; from then on every command goes to both, and
+// results, events, revisions and (periodically) every read must be identical. At the end the
+// snapshots of A, B and of C (which replayed the whole log from scratch) must be byte-identical.
+// A fourth machine D applies the unencoded commands with apply(), which checks that the codec
+// carries every field the machine looks at.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/command.h"
+#include "core/state_machine.h"
+#include "dkv/status.h"
+#include "dkv/types.h"
+
+namespace dkv::core {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// A small printer: every result, event, read and command as text, field by field.
+
+using Out = std::ostringstream;
+
+void pr(Out& o, int64_t v);
+void pr(Out& o, bool v);
+void pr(Out& o, const std::string& v);
+void pr(Out& o, const Status& s);
+void pr(Out& o, const Labels& l);
+void pr(Out& o, const Fence& f);
+void pr(Out& o, const KeyValue& kv);
+void pr(Out& o, const PutResult& r);
+void pr(Out& o, const DeleteResult& r);
+void pr(Out& o, const ClearResult& r);
+void pr(Out& o, const ExpireResult& r);
+void pr(Out& o, const CounterResult& r);
+void pr(Out& o, const LeaseGrant& r);
+void pr(Out& o, const KeepAliveResult& r);
+void pr(Out& o, const RevokeResult& r);
+void pr(Out& o, const TokenResult& r);
+void pr(Out& o, const RevisionResult& r);
+void pr(Out& o, const CampaignResult& r);
+void pr(Out& o, const TxnResult& r);
+void pr(Out& o, const std::monostate&);
+void pr(Out& o, const CommandResult& r);
+void pr(Out& o, const Event& e);
+void pr(Out& o, const RangeResult& r);
+void pr(Out& o, const QueryResult& r);
+void pr(Out& o, const LeaseInfo& l);
+void pr(Out& o, const LockOwner& l);
+void pr(Out& o, const ElectionLeader& l);
+void pr(Out& o, const StoreStats& s);
+void pr(Out& o, const PutOptions& p);
+void pr(Out& o, const DeleteOptions& p);
+void pr(Out& o, const CounterOptions& p);
+void pr(Out& o, const TxnRequest& t);
+void pr(Out& o, const Command& c);
+
+template <typename T>
+void pr(Out& o, const std::optional<T>& v) {
+  if (v) {
+    pr(o, *v);
+  } else {
+    o << "none";
+  }
+}
+
+template <typename T>
+void pr(Out& o, const std::vector<T>& v) {
+  o << "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) o << ", ";
+    pr(o, v[i]);
+  }
+  o << "]";
+}
+
+template <typename T>
+void pr(Out& o, const Result<T>& r) {
+  if (r.ok()) {
+    pr(o, r.value());
+  } else {
+    pr(o, r.status());
+  }
+}
+
+template <typename T>
+std::string str(const T& v) {
+  Out o;
+  pr(o, v);
+  return o.str();
+}
+
+void pr(Out& o, int64_t v) { o << v; }
+void pr(Out& o, bool v) { o << (v ? "true" : "false"); }
+void pr(Out& o, const std::string& v) {
+  o << '"';
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      o << "\\x" << "0123456789abcdef"[u >> 4] << "0123456789abcdef"[u & 15];
+    } else {
+      o << c;
+    }
+  }
+  o << '"';
+}
+void pr(Out& o, const Status& s) { o << "Status{" << s.to_string() << "}"; }
+void pr(Out& o, const Labels& l) {
+  o << "{";
+  for (const auto& [k, v] : l) {
+    pr(o, k);
+    o << ":";
+    pr(o, v);
+    o << " ";
+  }
+  o << "}";
+}
+void pr(Out& o, const Fence& f) {
+  o << "Fence{";
+  pr(o, f.name);
+  o << " " << f.token << "}";
+}
+void pr(Out& o, const KeyValue& kv) {
+  o << "KV{key=";
+  pr(o, kv.key);
+  o << " value=";
+  pr(o, kv.value);
+  o << " ver=" << kv.version << " crev=" << kv.create_revision << " mrev=" << kv.mod_revision
+    << " cat=" << kv.created_at_ms << " uat=" << kv.updated_at_ms << " exp=" << kv.expires_at_ms
+    << " ttl=" << kv.ttl_ms << " lease=" << kv.lease << " entity=";
+  pr(o, kv.entity);
+  o << " ct=";
+  pr(o, kv.content_type);
+  o << " labels=";
+  pr(o, kv.labels);
+  o << "}";
+}
+void pr(Out& o, const PutResult& r) { o << "Put{" << r.version << " @" << r.revision << "}"; }
+void pr(Out& o, const DeleteResult& r) {
+  o << "Delete{" << r.deleted << " @" << r.revision << "}";
+}
+void pr(Out& o, const ClearResult& r) { o << "Clear{" << r.deleted << " @" << r.revision << "}"; }
+void pr(Out& o, const ExpireResult& r) {
+  o << "Expire{keys=" << r.keys << " leases=" << r.leases << " @" << r.revision << "}";
+}
+void pr(Out& o, const CounterResult& r) {
+  o << "Counter{" << r.previous << "->" << r.current << " @" << r.revision << "}";
+}
+void pr(Out& o, const LeaseGrant& r) { o << "Grant{id=" << r.id << " ttl=" << r.ttl_ms << "}"; }
+void pr(Out& o, const KeepAliveResult& r) { o << "KeepAlive{ttl=" << r.ttl_ms << "}"; }
+void pr(Out& o, const RevokeResult& r) {
+  o << "Revoke{deleted=" << r.deleted << " @" << r.revision << "}";
+}
+void pr(Out& o, const TokenResult& r) { o << "Token{" << r.token << "}"; }
+void pr(Out& o, const RevisionResult& r) { o << "Revision{" << r.revision << "}"; }
+void pr(Out& o, const CampaignResult& r) {
+  o << "Campaign{leader=" << r.leader << " token=" << r.token << " pos=" << r.position << "}";
+}
+void pr(Out& o, const TxnResult& r) {
+  o << "Txn{@" << r.revision << " versions=";
+  pr(o, r.versions);
+  o << "}";
+}
+void pr(Out& o, const std::monostate&) { o << "none"; }
+void pr(Out& o, const CommandResult& r) {
+  pr(o, r.status);
+  o << " body[" << r.body.index() << "]=";
+  std::visit([&](const auto& b) { pr(o, b); }, r.body);
+}
+void pr(Out& o, const Event& e) {
+  o << "Event{@" << e.revision << " type=" << static_cast<int>(e.type)
+    << " space=" << static_cast<int>(e.space) << " snap=" << e.snapshot << " kv=";
+  pr(o, e.kv);
+  o << " prev=";
+  pr(o, e.prev);
+  o << "}";
+}
+void pr(Out& o, const RangeResult& r) {
+  o << "Range{count=" << r.count << " more=" << r.more << " @" << r.revision << " items=";
+  pr(o, r.items);
+  o << "}";
+}
+void pr(Out& o, const QueryResult& r) {
+  o << "Query{count=" << r.count << " cursor=";
+  pr(o, r.next_cursor);
+  o << " items=";
+  pr(o, r.items);
+  o << "}";
+}
+void pr(Out& o, const LeaseInfo& l) {
+  o << "Lease{id=" << l.id << " ttl=" << l.granted_ttl_ms << " rem=" << l.remaining_ms
+    << " keys=";
+  pr(o, l.keys);
+  o << "}";
+}
+void pr(Out& o, const LockOwner& l) {
+  o << "Lock{";
+  pr(o, l.name);
+  o << " lease=" << l.lease << " token=" << l.token << " at=" << l.acquired_at_ms << "}";
+}
+void pr(Out& o, const ElectionLeader& l) {
+  o << "Leader{";
+  pr(o, l.name);
+  o << " value=";
+  pr(o, l.value);
+  o << " lease=" << l.lease << " token=" << l.token << "}";
+}
+void pr(Out& o, const StoreStats& s) {
+  o << "Stats{rev=" << s.revision << " compacted=" << s.compacted_revision << " keys=" << s.keys
+    << " leases=" << s.leases << " locks=" << s.locks << " elections=" << s.elections
+    << " history=" << s.history_versions << "}";
+}
+void pr(Out& o, const PutOptions& p) {
+  o << "{ttl=" << p.ttl_ms << " lease=" << p.lease << " if_absent=" << p.if_absent
+    << " if_match=";
+  pr(o, p.if_match);
+  o << " keep_ttl=" << p.keep_ttl << " fence=";
+  pr(o, p.fence);
+  o << " entity=";
+  pr(o, p.entity);
+  o << " ct=";
+  pr(o, p.content_type);
+  o << " labels=";
+  pr(o, p.labels);
+  o << "}";
+}
+void pr(Out& o, const DeleteOptions& p) {
+  o << "{if_match=";
+  pr(o, p.if_match);
+  o << " fence=";
+  pr(o, p.fence);
+  o << "}";
+}
+void pr(Out& o, const CounterOptions& p) {
+  o << "{min=";
+  pr(o, p.min);
+  o << " max=";
+  pr(o, p.max);
+  o << " ttl=" << p.ttl_ms << "}";
+}
+void pr(Out& o, const TxnRequest& t) {
+  o << "reads=[";
+  for (const TxnRead& r : t.reads) {
+    pr(o, r.key);
+    o << "@" << r.version << " ";
+  }
+  o << "] conds=[";
+  for (const TxnCondition& c : t.conditions) {
+    pr(o, c.key);
+    o << " t" << static_cast<int>(c.target) << " op" << static_cast<int>(c.op) << " "
+      << c.number << " ";
+    pr(o, c.text);
+    o << "; ";
+  }
+  o << "] writes=[";
+  for (const TxnWrite& w : t.writes) {
+    if (w.kind == TxnWrite::Kind::kPut) {
+      o << "put ";
+      pr(o, w.key);
+      o << "=";
+      pr(o, w.value);
+      pr(o, w.put);
+    } else {
+      o << "del ";
+      pr(o, w.key);
+      pr(o, w.del);
+    }
+    o << "; ";
+  }
+  o << "]";
+}
+
+struct CommandPrinter {
+  Out& o;
+  void operator()(const PutCmd& c) {
+    o << "Put ";
+    pr(o, c.key);
+    o << "=";
+    pr(o, c.value);
+    pr(o, c.options);
+  }
+  void operator()(const DeleteCmd& c) {
+    o << "Delete ";
+    pr(o, c.key);
+    pr(o, c.options);
+  }
+  void operator()(const MultiPutCmd& c) {
+    o << "MultiPut";
+    for (const PutItem& i : c.items) {
+      o << " ";
+      pr(o, i.key);
+      o << "=";
+      pr(o, i.value);
+      pr(o, i.options);
+    }
+  }
+  void operator()(const MultiDeleteCmd& c) {
+    o << "MultiDelete ";
+    pr(o, c.keys);
+  }
+  void operator()(const ClearCmd& c) {
+    o << "Clear ";
+    pr(o, c.prefix);
+  }
+  void operator()(const ExpireCmd& c) {
+    o << "Expire keys=";
+    pr(o, c.keys);
+    o << " leases=";
+    pr(o, c.leases);
+  }
+  void operator()(const CounterAddCmd& c) {
+    o << "CounterAdd ";
+    pr(o, c.key);
+    o << " " << c.delta;
+    pr(o, c.options);
+  }
+  void operator()(const CounterSetCmd& c) {
+    o << "CounterSet ";
+    pr(o, c.key);
+    o << " " << c.value << " ttl=" << c.ttl_ms;
+  }
+  void operator()(const LeaseGrantCmd& c) { o << "LeaseGrant ttl=" << c.ttl_ms; }
+  void operator()(const LeaseKeepAliveCmd& c) { o << "LeaseKeepAlive " << c.id; }
+  void operator()(const LeaseRevokeCmd& c) { o << "LeaseRevoke " << c.id; }
+  void operator()(const LockAcquireCmd& c) {
+    o << "LockAcquire ";
+    pr(o, c.name);
+    o << " lease=" << c.lease;
+  }
+  void operator()(const LockReleaseCmd& c) {
+    o << "LockRelease ";
+    pr(o, c.name);
+    o << " token=" << c.token;
+  }
+  void operator()(const CampaignCmd& c) {
+    o << "Campaign ";
+    pr(o, c.name);
+    o << " lease=" << c.lease << " value=";
+    pr(o, c.value);
+  }
+  void operator()(const ResignCmd& c) {
+    o << "Resign ";
+    pr(o, c.name);
+    o << " token=" << c.token;
+  }
+  void operator()(const ProclaimCmd& c) {
+    o << "Proclaim ";
+    pr(o, c.name);
+    o << " token=" << c.token << " value=";
+    pr(o, c.value);
+  }
+  void operator()(const TxnCmd& c) {
+    o << "Txn ";
+    pr(o, c.txn);
+  }
+  void operator()(const CompactCmd& c) { o << "Compact " << c.revision; }
+};
+
+void pr(Out& o, const Command& c) {
+  o << "@" << c.timestamp_ms << " ";
+  std::visit(CommandPrinter{o}, c.body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The random workload.
+
+const std::vector<std::string> kKeys = {"a", "ab", "b", "c1", "c2", "k/1", "k/2", "k/3"};
+const std::vector<std::string> kPrefixes = {"", "a", "k/", "c", "zz"};
+const std::vector<std::string> kNames = {"m1", "m2", "m3"};  // locks and elections share names
+const std::vector<std::string> kEntities = {"", "user", "order"};
+constexpr int64_t kStart = 1'700'000'000'000;
+
+class Workload {
+ public:
+  Workload(uint64_t seed, StateMachine* reference) : rng_(seed), ref_(reference) {}
+
+  int64_t now() const { return now_; }
+
+  // Advances the clock: mostly small steps, sometimes far past the ttls, sometimes backwards.
+  void tick() {
+    int r = pick(100);
+    if (r < 70) {
+      now_ += range(0, 40);
+    } else if (r < 82) {
+      now_ += range(500, 4000);
+    } else if (r < 85) {
+      now_ += range(10'000, 100'000);
+    } else if (r < 97) {
+      now_ -= range(1, 600);
+    } else {
+      now_ -= range(1000, 20'000);
+    }
+  }
+
+  Command next() {
+    Command c;
+    c.timestamp_ms = now_;
+    int kind = pick(100);
+    if (kind < 18) {
+      c.body = PutCmd{key(), value(), put_options()};
+    } else if (kind < 24) {
+      c.body = DeleteCmd{key(), delete_options()};
+    } else if (kind < 28) {
+      MultiPutCmd m;
+      for (int i = 0, n = 1 + pick(4); i < n; ++i) {
+        m.items.push_back(PutItem{chance(5) ? std::string() : key(), value(), put_options()});
+      }
+      c.body = std::move(m);
+    } else if (kind < 31) {
+      MultiDeleteCmd m;
+      for (int i = 0, n = 1 + pick(4); i < n; ++i) {
+        m.keys.push_back(chance(5) ? std::string() : key());
+      }
+      c.body = std::move(m);
+    } else if (kind < 33) {
+      c.body = ClearCmd{one_of(kPrefixes)};
+    } else if (kind < 40) {
+      c.body = expire();
+    } else if (kind < 47) {
+      CounterAddCmd a;
+      a.key = counter_key();
+      a.delta = chance(3) ? (chance(2) ? std::numeric_limits<int64_t>::max()
+                                       : std::numeric_limits<int64_t>::min())
+                          : range(-10, 10);
+      if (chance(30)) a.options.min = range(-20, 5);
+      if (chance(30)) a.options.max = range(-5, 20);
+      if (chance(30)) a.options.ttl_ms = chance(5) ? -1 : range(1, 2000);
+      c.body = std::move(a);
+    } else if (kind < 51) {
+      CounterSetCmd s;
+      s.key = counter_key();
+      s.value = chance(5) ? std::numeric_limits<int64_t>::min() : range(-50, 50);
+      s.ttl_ms = chance(30) ? (chance(5) ? -1 : range(1, 2000)) : 0;
+      c.body = std::move(s);
+    } else if (kind < 56) {
+      c.body = LeaseGrantCmd{chance(5) ? -range(0, 5) : range(100, 3000)};
+    } else if (kind < 62) {
+      c.body = LeaseKeepAliveCmd{lease_id()};
+    } else if (kind < 65) {
+      c.body = LeaseRevokeCmd{lease_id()};
+    } else if (kind < 71) {
+      c.body = LockAcquireCmd{chance(3) ? std::string() : one_of(kNames), lease_id()};
+    } else if (kind < 75) {
+      std::string name = one_of(kNames);
+      c.body = LockReleaseCmd{name, lock_token(name)};
+    } else if (kind < 81) {
+      c.body = CampaignCmd{chance(3) ? std::string() : one_of(kNames), lease_id(), value()};
+    } else if (kind < 84) {
+      std::string name = one_of(kNames);
+      c.body = ResignCmd{name, election_token(name)};
+    } else if (kind < 87) {
+      std::string name = one_of(kNames);
+      c.body = ProclaimCmd{name, election_token(name), value()};
+    } else if (kind < 97) {
+      c.body = TxnCmd{txn()};
+    } else {
+      int64_t lo = ref_->compacted_revision(), hi = ref_->revision();
+      int64_t rev = chance(10) ? hi + range(1, 3) : range(std::max<int64_t>(0, lo - 2), hi);
+      c.body = CompactCmd{rev};
+    }
+    return c;
+  }
+
+  // Notes what a result hands out (lease ids), so later commands can use them.
+  void observe(const CommandResult& r) {
+    if (const auto* g = std::get_if<LeaseGrant>(&r.body)) leases_.push_back(g->id);
+  }
+
+  // A random revision a read could ask for: usually uncompacted, sometimes not.
+  int64_t old_revision() {
+    int64_t lo = std::max<int64_t>(1, ref_->compacted_revision());
+    int64_t hi = ref_->revision();
+    if (hi < lo) return 0;
+    if (chance(10)) return std::max<int64_t>(0, lo - 1);
+    return range(lo, hi);
+  }
+
+  int pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
+  int64_t range(int64_t lo, int64_t hi) {  // inclusive
+    return lo + static_cast<int64_t>(rng_() % static_cast<uint64_t>(hi - lo + 1));
+  }
+  bool chance(int percent) { return pick(100) < percent; }
+  template <typename T>
+  const T& one_of(const std::vector<T>& v) {
+    return v[static_cast<size_t>(pick(static_cast<int>(v.size())))];
+  }
+
+ private:
+  std::string key() { return one_of(kKeys); }
+  std::string counter_key() { return chance(75) ? (chance(50) ? "c1" : "c2") : key(); }
+  std::string value() {
+    switch (pick(4)) {
+      case 0: return std::to_string(range(-5, 5));
+      case 1: return "v" + std::to_string(pick(10));
+      case 2: return "";
+      default: return std::string(static_cast<size_t>(pick(40)), static_cast<char>('a' + pick(26)));
+    }
+  }
+
+  int64_t current_version(const std::string& k) {
+    Result<KeyValue> kv = ref_->get(k, {}, now_);
+    return kv.ok() ? kv->version : 0;
+  }
+
+  int64_t lease_id() {
+    if (leases_.empty() || chance(8)) return range(-1, 20);
+    // Prefer recent leases: they are more likely alive.
+    size_t n = leases_.size();
+    size_t back = static_cast<size_t>(pick(static_cast<int>(std::min<size_t>(n, 6))));
+    return leases_[n - 1 - back];
+  }
+
+  int64_t lock_token(const std::string& name) {
+    Result<LockOwner> owner = ref_->lock_owner(name, now_);
+    if (owner.ok() && chance(75)) return owner->token;
+    return range(0, ref_->revision() + 1);
+  }
+
+  int64_t election_token(const std::string& name) {
+    Result<ElectionLeader> leader = ref_->election_leader(name, now_);
+    if (leader.ok() && chance(75)) return leader->token;
+    return range(0, ref_->revision() + 1);
+  }
+
+  std::optional<Fence> fence() {
+    if (!chance(12)) return std::nullopt;
+    std::string name = one_of(kNames);
+    return Fence{name, chance(50) ? lock_token(name) : election_token(name)};
+  }
+
+  PutOptions put_options() {
+    PutOptions o;
+    int t = pick(100);
+    if (t < 25) o.ttl_ms = range(1, 2500);
+    if (t >= 25 && t < 40) o.lease = lease_id();
+    if (t == 40) o.ttl_ms = -5;
+    if (t == 41) {
+      o.ttl_ms = 100;
+      o.lease = lease_id();
+    }
+    if (chance(10)) o.keep_ttl = true;
+    if (chance(10)) o.if_absent = true;
+    if (chance(12)) {
+      o.if_match = chance(60) ? current_version("") : range(0, 3);
+    }
+    o.fence = fence();
+    if (chance(40)) {
+      o.entity = one_of(kEntities);
+      if (chance(80)) o.labels["color"] = chance(50) ? "red" : "blue";
+      if (chance(60)) {
+        o.labels["n"] = chance(70) ? std::to_string(range(-3, 12)) : "x" + std::to_string(pick(3));
+      }
+      if (chance(20)) o.content_type = "text/plain";
+    }
+    return o;
+  }
+
+  DeleteOptions delete_options() {
+    DeleteOptions o;
+    if (chance(20)) o.if_match = range(0, 3);
+    o.fence = fence();
+    return o;
+  }
+
+  ExpireCmd expire() {
+    ExpireCmd e;
+    DueWork due = ref_->due(now_, static_cast<size_t>(1 + pick(8)));
+    e.keys = std::move(due.keys);
+    e.leases = std::move(due.leases);
+    // A stale or bogus proposal must be harmless.
+    if (chance(20)) e.keys.push_back(key());
+    if (chance(20)) e.leases.push_back(lease_id());
+    return e;
+  }
+
+  TxnRequest txn() {
+    TxnRequest t;
+    for (int i = 0, n = pick(3); i < n; ++i) {
+      std::string k = key();
+      t.reads.push_back(TxnRead{k, chance(75) ? current_version(k) : range(0, 3)});
+    }
+    for (int i = 0, n = pick(3); i < n; ++i) {
+      TxnCondition cond;
+      cond.key = chance(3) ? std::string() : key();
+      cond.target = static_cast<CompareTarget>(pick(5));
+      cond.op = static_cast<CompareOp>(pick(4));
+      cond.number = range(0, ref_->revision() + 1);
+      cond.text = value();
+      t.conditions.push_back(std::move(cond));
+    }
+    for (int i = 0, n = pick(4); i < n; ++i) {
+      if (chance(70)) {
+        t.writes.push_back(TxnWrite::make_put(key(), value(), put_options()));
+      } else {
+        t.writes.push_back(TxnWrite::make_delete(key(), delete_options()));
+      }
+    }
+    return t;
+  }
+
+  std::mt19937_64 rng_;
+  StateMachine* ref_;
+  int64_t now_ = kStart;
+  std::vector<int64_t> leases_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Everything a client could read, as text.
+
+std::string dump_reads(StateMachine& m, int64_t now, int64_t old_rev, const std::string& label) {
+  Out o;
+  o << "revision=" << m.revision() << " compacted=" << m.compacted_revision() << "\n";
+  for (const std::string& k : kKeys) {
+    o << "get ";
+    pr(o, k);
+    o << " = ";
+    pr(o, m.get(k, {}, now));
+    o << "\n  @" << old_rev << " = ";
+    pr(o, m.get(k, GetOptions{old_rev}, now));
+    o << "\n  counter = ";
+    pr(o, m.counter_get(k, now));
+    o << "\n";
+  }
+  o << "range all = ";
+  pr(o, m.range(KeyRange::all(), {}, now));
+  o << "\nrange all @" << old_rev << " = ";
+  pr(o, m.range(KeyRange::all(), RangeOptions{.revision = old_rev}, now));
+  o << "\nrange k/ limit 2 = ";
+  pr(o, m.range(KeyRange::prefix("k/"), RangeOptions{.limit = 2}, now));
+  o << "\n";
+  for (const std::string& p : kPrefixes) o << "count '" << p << "' = " << m.count(p, now) << "\n";
+  for (const std::string& entity : kEntities) {
+    Query q;
+    q.entity = entity;
+    q.where.push_back(QueryClause{"color", QueryOp::kEq, {label}});
+    o << "query " << entity << " color=" << label << " = ";
+    pr(o, m.query(q, now));
+    Query q2;
+    q2.entity = entity;
+    q2.where.push_back(QueryClause{"n", QueryOp::kGe, {"2"}});
+    q2.order_by = "n";
+    q2.descending = true;
+    o << "\nquery " << entity << " n>=2 by n desc = ";
+    pr(o, m.query(q2, now));
+    o << "\n";
+  }
+  o << "leases = ";
+  std::vector<LeaseInfo> leases = m.leases(now);
+  pr(o, leases);
+  o << "\n";
+  for (const LeaseInfo& l : leases) {
+    o << "lease " << l.id << " = ";
+    pr(o, m.lease_info(l.id, true, now));
+    o << "\n";
+  }
+  for (const std::string& name : kNames) {
+    o << "lock " << name << " = ";
+    pr(o, m.lock_owner(name, now));
+    o << "\nelection " << name << " = ";
+    pr(o, m.election_leader(name, now));
+    o << "\n";
+  }
+  for (WatchSpace space : {WatchSpace::kKeys, WatchSpace::kLocks, WatchSpace::kElections}) {
+    WatchRequest req;
+    req.space = space;
+    req.prefix = true;
+    o << "current_events " << static_cast<int>(space) << " = ";
+    pr(o, m.current_events(req, now));
+    o << "\n";
+  }
+  o << "stats = ";
+  pr(o, m.stats());
+  // What is due is a set (the order may depend on the wheel's history).
+  DueWork due = m.due(now, std::numeric_limits<size_t>::max());
+  std::sort(due.keys.begin(), due.keys.end());
+  std::sort(due.leases.begin(), due.leases.end());
+  o << "\ndue keys = ";
+  pr(o, due.keys);
+  o << " leases = ";
+  pr(o, due.leases);
+  o << "\n";
+  return o.str();
+}
+
+// A line-by-line diff, so that failures show what differs rather than two walls of text.
+std::string diff(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb, out;
+  int line = 0, shown = 0;
+  while (shown < 8) {
+    bool ga = static_cast<bool>(std::getline(sa, la));
+    bool gb = static_cast<bool>(std::getline(sb, lb));
+    if (!ga && !gb) break;
+    ++line;
+    if (!ga) la = "<eof>";
+    if (!gb) lb = "<eof>";
+    if (la != lb) {
+      out += "line " + std::to_string(line) + ":\n  A: " + la + "\n  B: " + lb + "\n";
+      ++shown;
+    }
+  }
+  return out;
+}
+
+struct Applied {
+  std::string result;
+  std::string events;
+  int64_t revision;
+};
+
+Applied run(StateMachine& m, const std::string& bytes) {
+  std::vector<Event> events;
+  CommandResult r = m.apply_encoded(bytes, &events);
+  return Applied{str(r), str(events), m.revision()};
+}
+
+// Runs one seed; returns an empty string on success, else a description of the first mismatch.
+std::string check_seed(uint64_t seed, int commands) {
+  StateMachine a, b, d;
+  Workload gen(seed, &a);
+  std::vector<std::string> log;
+  log.reserve(static_cast<size_t>(commands));
+  const int midway = commands / 2;
+  bool b_live = false;
+  std::string last_command;
+
+  for (int i = 0; i < commands; ++i) {
+    if (i == midway) {
+      std::string snap = a.save_snapshot();
+      Status s = b.restore_snapshot(snap);
+      if (!s.ok()) return "restore failed: " + s.to_string();
+      if (b.save_snapshot() != snap) return "snapshot of the restored machine differs";
+      b_live = true;
+    }
+    gen.tick();
+    Command command = gen.next();
+    std::string bytes = encode_command(command);
+    log.push_back(bytes);
+    std::string where = "step " + std::to_string(i) + " command " + str(command) +
+                        "\n(previous command " + last_command + ")\n";
+    last_command = str(command);
+
+    Applied ra = run(a, bytes);
+    // D applies the decoded-free command: the codec must carry everything apply() looks at.
+    {
+      std::vector<Event> events;
+      CommandResult r = d.apply(command, &events);
+      Applied rd{str(r), str(events), d.revision()};
+      if (rd.result != ra.result || rd.events != ra.events) {
+        return where + "apply() vs apply_encoded() differ:\n" + diff(ra.result, rd.result) +
+               diff(ra.events, rd.events);
+      }
+    }
+    {
+      std::vector<Event> events;
+      CommandResult r = a.apply_encoded(bytes, nullptr);  // placeholder, replaced below
+      (void)r;
+      (void)events;
+    }
+    gen.observe(CommandResult());  // no-op; results are observed below
+    if (b_live) {
+      Applied rb = run(b, bytes);
+      if (rb.result != ra.result) {
+        return where + "results differ:\n  A: " + ra.result + "\n  B: " + rb.result;
+      }
+      if (rb.events != ra.events) {
+        return where + "events differ:\n  A: " + ra.events + "\n  B: " + rb.events;
+      }
+      if (rb.revision != ra.revision) {
+        return where + "revisions differ: " + std::to_string(ra.revision) + " vs " +
+               std::to_string(rb.revision);
+      }
+    }
+    (void)ra;
+    if (b_live && (i % 25 == 0 || i == commands - 1)) {
+      int64_t now = gen.now() + gen.range(-300, 300);
+      int64_t old_rev = gen.old_revision();
+      std::string label = gen.chance(50) ? "red" : "blue";
+      std::string da = dump_reads(a, now, old_rev, label);
+      std::string db = dump_reads(b, now, old_rev, label);
+      if (da != db) return where + "reads at now=" + std::to_string(now) + " differ:\n" + diff(da, db);
+    }
+  }
+  (void)last_command;
+  return "";
+}
+
+}  // namespace
+}  // namespace dkv::core
