@@ -106,6 +106,8 @@ Status StateMachine::check_put(std::string_view key, const PutOptions& o, int64_
   if (o.lease < 0) return invalid("lease id must not be negative");
   if (o.ttl_ms > 0 && o.lease != 0) return invalid("ttl and lease are mutually exclusive");
   if (o.keep_ttl && o.ttl_ms > 0) return invalid("keep_ttl and ttl are mutually exclusive");
+  // A key expires by its own deadline or its lease's, never both.
+  if (o.keep_ttl && o.lease != 0) return invalid("keep_ttl and lease are mutually exclusive");
   if (o.if_absent && o.if_match) return invalid("if_absent and if_match are mutually exclusive");
   if (Status s = check_fence(o.fence, now); !s.ok()) return s;
   const Record* current = live(key, now);
