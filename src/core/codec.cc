@@ -81,4 +81,22 @@ uint64_t ByteReader::count(size_t min_item_bytes) {
   return n;
 }
 
+void write_labels(ByteWriter& w, const Labels& labels) {
+  w.varint(labels.size());
+  for (const auto& [k, v] : labels) {
+    w.bytes(k);
+    w.bytes(v);
+  }
+}
+
+Labels read_labels(ByteReader& r) {
+  Labels labels;
+  uint64_t n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string k(r.bytes());
+    labels[std::move(k)] = std::string(r.bytes());
+  }
+  return labels;
+}
+
 }  // namespace dkv::core

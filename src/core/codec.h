@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "dkv/types.h"
+
 namespace dkv::core {
 
 class ByteWriter {
@@ -57,6 +59,10 @@ class ByteReader {
   size_t pos_ = 0;
   bool ok_ = true;
 };
+
+// Labels as a count and key/value pairs, in key order.
+void write_labels(ByteWriter& w, const Labels& labels);
+Labels read_labels(ByteReader& r);
 
 // Bytes a varint of `v` takes.
 inline size_t varint_size(uint64_t v) {

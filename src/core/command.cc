@@ -24,14 +24,6 @@ void write_fence(ByteWriter& w, const std::optional<Fence>& f) {
   }
 }
 
-void write_labels(ByteWriter& w, const Labels& labels) {
-  w.varint(labels.size());
-  for (const auto& [k, v] : labels) {
-    w.bytes(k);
-    w.bytes(v);
-  }
-}
-
 void write_put_options(ByteWriter& w, const PutOptions& o) {
   w.svarint(o.ttl_ms);
   w.svarint(o.lease);
@@ -156,16 +148,6 @@ std::optional<Fence> read_fence(ByteReader& r) {
   f.name = r.bytes();
   f.token = r.svarint();
   return f;
-}
-
-Labels read_labels(ByteReader& r) {
-  Labels labels;
-  uint64_t n = r.count(2);
-  for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    std::string k(r.bytes());
-    labels[std::move(k)] = std::string(r.bytes());
-  }
-  return labels;
 }
 
 PutOptions read_put_options(ByteReader& r) {

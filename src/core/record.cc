@@ -54,11 +54,7 @@ RecordPtr Record::create(std::string_view key, std::string_view value, const Rec
     ByteWriter w(&body);
     w.bytes(entity);
     w.bytes(content_type);
-    w.varint(labels.size());
-    for (const auto& [k, v] : labels) {
-      w.bytes(k);
-      w.bytes(v);
-    }
+    write_labels(w, labels);
     ByteWriter(&ext).bytes(body);
   }
 
@@ -142,18 +138,11 @@ std::string_view Record::content_type() const {
 }
 
 Labels Record::labels() const {
-  Labels labels;
-  if (!has_ext()) return labels;
+  if (!has_ext()) return {};
   ByteReader body(ext_body());
   body.bytes();
   body.bytes();
-  uint64_t n = body.count(2);
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string_view k = body.bytes();
-    std::string_view v = body.bytes();
-    labels.emplace(std::string(k), std::string(v));
-  }
-  return labels;
+  return read_labels(body);
 }
 
 std::string_view Record::ext_body() const {

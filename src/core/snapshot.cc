@@ -26,12 +26,7 @@ void write_record_body(ByteWriter& w, const Record& r) {
   w.svarint(m.lease);
   w.bytes(r.entity());
   w.bytes(r.content_type());
-  Labels labels = r.labels();
-  w.varint(labels.size());
-  for (const auto& [k, v] : labels) {
-    w.bytes(k);
-    w.bytes(v);
-  }
+  write_labels(w, r.labels());
 }
 
 RecordPtr read_record_body(ByteReader& r, std::string_view key) {
@@ -46,12 +41,7 @@ RecordPtr read_record_body(ByteReader& r, std::string_view key) {
   m.lease = r.svarint();
   std::string_view entity = r.bytes();
   std::string_view content_type = r.bytes();
-  Labels labels;
-  uint64_t n = r.count(2);
-  for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    std::string k(r.bytes());
-    labels[std::move(k)] = std::string(r.bytes());
-  }
+  Labels labels = read_labels(r);
   if (!r.ok()) return nullptr;
   return Record::create(key, value, m, entity, content_type, labels);
 }

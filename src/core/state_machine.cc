@@ -755,19 +755,27 @@ CommandResult StateMachine::on(Write&, const CompactCmd& c) {
 // ---------------------------------------------------------------------------------------------
 // Reads
 
+Status StateMachine::check_past_revision(int64_t revision) const {
+  if (revision > revision_) {
+    return invalid("revision " + std::to_string(revision) + " is in the future (current: " +
+                   std::to_string(revision_) + ")");
+  }
+  if (revision < compacted_ || revision < 0) {
+    return Status(Code::kCompacted, "revision " + std::to_string(revision) +
+                                        " is compacted; the oldest available is " +
+                                        std::to_string(compacted_));
+  }
+  return Status();
+}
+
 Result<KeyValue> StateMachine::get(std::string_view key, const GetOptions& options,
                                    int64_t now) const {
   if (Status s = validate_key(key); !s.ok()) return s;
   const Record* r;
   if (options.revision == 0 || options.revision == revision_) {
     r = live(key, now);
-  } else if (options.revision > revision_) {
-    return invalid("revision " + std::to_string(options.revision) +
-                   " is in the future (current: " + std::to_string(revision_) + ")");
-  } else if (options.revision < compacted_ || options.revision < 0) {
-    return Status(Code::kCompacted, "revision " + std::to_string(options.revision) +
-                                        " is compacted; the oldest available is " +
-                                        std::to_string(compacted_));
+  } else if (Status s = check_past_revision(options.revision); !s.ok()) {
+    return s;
   } else {
     // A past version is returned as it was stored: expiry is judged only at the latest revision.
     r = keys_.find_at(key, options.revision);
@@ -797,13 +805,8 @@ Result<RangeResult> StateMachine::range(const KeyRange& range, const RangeOption
   if (options.revision == 0 || options.revision == revision_) {
     result.revision = revision_;
     keys_.scan(range, [&](const Record& r) { return alive(r, now) ? visit(r) : true; });
-  } else if (options.revision > revision_) {
-    return invalid("revision " + std::to_string(options.revision) +
-                   " is in the future (current: " + std::to_string(revision_) + ")");
-  } else if (options.revision < compacted_ || options.revision < 0) {
-    return Status(Code::kCompacted, "revision " + std::to_string(options.revision) +
-                                        " is compacted; the oldest available is " +
-                                        std::to_string(compacted_));
+  } else if (Status s = check_past_revision(options.revision); !s.ok()) {
+    return s;
   } else {
     result.revision = options.revision;
     keys_.scan_at(range, options.revision, visit);

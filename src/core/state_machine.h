@@ -121,6 +121,8 @@ class StateMachine {
   bool alive(const Record& record, int64_t now) const;
   const Record* live(std::string_view key, int64_t now) const;
   Status check_fence(const std::optional<Fence>& fence, int64_t now) const;
+  // OK when a read at an older `revision` can be served: not in the future, not compacted.
+  Status check_past_revision(int64_t revision) const;
 
   // --- keyspace changes (keep timers, lease attachments and the label index in step) ---
   Status check_put(std::string_view key, const PutOptions& options, int64_t now) const;
