@@ -29,11 +29,6 @@ StateMachine::StateMachine() = default;
 // Members are declared so that the wheels go first, unlinking the timers their owners hold.
 StateMachine::~StateMachine() = default;
 
-void StateMachine::Write::emit(Event event) {
-  changed = true;
-  if (events != nullptr) events->push_back(std::move(event));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Visibility
 
@@ -223,7 +218,7 @@ const Record* StateMachine::store(Write& w, RecordPtr record, const Record* old)
   const Record* fresh = record.get();
   keys_.install(std::move(record));
   attach(*fresh);
-  w.emit(key_event(w, EventType::kPut, fresh, old, fresh->key()));
+  w.emit([&] { return key_event(w, EventType::kPut, fresh, old, fresh->key()); });
   return fresh;
 }
 
@@ -231,7 +226,7 @@ void StateMachine::erase(Write& w, const Record& record, EventType type) {
   detach(record);
   // The record stays valid as history until compaction, so the event can still read it.
   const Record* removed = keys_.remove(record.key(), w.revision);
-  w.emit(key_event(w, type, nullptr, removed, removed->key()));
+  w.emit([&] { return key_event(w, type, nullptr, removed, removed->key()); });
 }
 
 void StateMachine::reap(Write& w, std::string_view key) {
@@ -486,7 +481,7 @@ Event StateMachine::lock_event(const LockOwner& owner, int64_t revision) {
 void StateMachine::grant_lock(Write& w, std::string_view name, int64_t lease) {
   LockOwner owner{std::string(name), lease, w.revision, w.now};
   find_lease(lease)->locks.insert(owner.name);
-  w.emit(lock_event(owner, w.revision));
+  w.emit([&] { return lock_event(owner, w.revision); });
   std::string key = owner.name;
   locks_.insert_or_assign(std::move(key), std::move(owner));
 }
@@ -502,7 +497,7 @@ void StateMachine::release_lock(Write& w, std::string_view name) {
   e.kv.key = it->first;
   e.kv.mod_revision = w.revision;
   locks_.erase(it);
-  w.emit(std::move(e));
+  w.emit([&] { return std::move(e); });
 }
 
 CommandResult StateMachine::on(Write& w, const LockAcquireCmd& c) {
@@ -561,7 +556,7 @@ Event StateMachine::election_event(std::string_view name, const Election& e, int
 }
 
 void StateMachine::emit_election(Write& w, std::string_view name, const Election& e) {
-  w.emit(election_event(name, e, w.revision, w.now));
+  w.emit([&] { return election_event(name, e, w.revision, w.now); });
 }
 
 void StateMachine::elect_next(Write& w, std::string_view name) {

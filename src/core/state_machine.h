@@ -113,7 +113,12 @@ class StateMachine {
     int64_t now = 0;
     std::vector<Event>* events = nullptr;
     bool changed = false;
-    void emit(Event event);
+    // Records a visible change; builds its event only when the caller collects events.
+    template <typename MakeEvent>
+    void emit(MakeEvent make) {
+      changed = true;
+      if (events != nullptr) events->push_back(make());
+    }
   };
 
   // --- visibility ---
