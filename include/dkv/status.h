@@ -26,6 +26,8 @@ enum class Code : unsigned char {
   kInvalidArgument,  // the request itself is malformed
   kWrongType,        // the operation does not fit the stored value (e.g. counter on text)
   kCancelled,        // the operation was abandoned (store closed, watch cancelled)
+  kNotLeader,        // this replica is not the leader; the message names the leader if known
+  kUnavailable,      // the replica cannot take this now (no leader, change pending): retry
   kInternal,         // a bug: please report
 };
 

@@ -17,6 +17,8 @@ std::string_view code_name(Code code) {
     case Code::kInvalidArgument: return "INVALID_ARGUMENT";
     case Code::kWrongType: return "WRONG_TYPE";
     case Code::kCancelled: return "CANCELLED";
+    case Code::kNotLeader: return "NOT_LEADER";
+    case Code::kUnavailable: return "UNAVAILABLE";
     case Code::kInternal: return "INTERNAL";
   }
   return "UNKNOWN";

@@ -1,0 +1,184 @@
+#include "server/raft_node.h"
+
+#include <utility>
+
+#include "raft/codec.h"
+
+namespace dkv::server {
+
+RaftNode::RaftNode(asio::io_context& io, Options options, raft::InitialState initial,
+                   RaftStorage& storage, RaftTransport& transport, RaftApplier applier)
+    : io_(io),
+      options_(options),
+      raft_(options.raft, std::move(initial)),
+      storage_(storage),
+      transport_(transport),
+      applier_(std::move(applier)),
+      ticker_(io) {}
+
+RaftNode::~RaftNode() {
+  *alive_ = false;
+  stop();
+}
+
+void RaftNode::start() {
+  ticker_.expires_after(options_.tick);
+  ticker_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive || stopped_) return;
+    on_tick();
+    start();
+  });
+  schedule_pump();
+}
+
+void RaftNode::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  ticker_.cancel();
+  fail_all(failure_.ok() ? Status(Code::kCancelled, "the node is stopping") : failure_);
+}
+
+void RaftNode::on_tick() {
+  raft_.tick();
+  schedule_pump();
+}
+
+void RaftNode::step(raft::Message m) {
+  if (stopped_) return;
+  raft_.step(std::move(m));
+  schedule_pump();
+}
+
+void RaftNode::campaign() {
+  raft_.campaign();
+  schedule_pump();
+}
+
+void RaftNode::propose(std::string data, ProposeDone done) {
+  if (stopped_) return done(Status(Code::kCancelled, "the node is stopping"), {});
+  auto p = raft_.propose(std::move(data));
+  if (!p.ok()) return done(p.status(), {});
+  proposals_[p->index] = Waiter{p->term, std::move(done)};
+  schedule_pump();
+}
+
+void RaftNode::propose_conf_change(const raft::ConfChange& change, ProposeDone done) {
+  if (stopped_) return done(Status(Code::kCancelled, "the node is stopping"), {});
+  auto p = raft_.propose_conf_change(change);
+  if (!p.ok()) return done(p.status(), {});
+  proposals_[p->index] = Waiter{p->term, std::move(done)};
+  schedule_pump();
+}
+
+void RaftNode::read_barrier(ReadDone done) {
+  if (stopped_) return done(Status(Code::kCancelled, "the node is stopping"));
+  uint64_t id = next_read_id_++;
+  Status s = raft_.read_index(std::to_string(id));
+  if (!s.ok()) return done(s);
+  reads_requested_.emplace(id, std::move(done));
+  schedule_pump();
+}
+
+// Everything that happens in one turn of the event loop joins one Ready.
+void RaftNode::schedule_pump() {
+  if (pump_scheduled_ || stopped_) return;
+  pump_scheduled_ = true;
+  asio::post(io_, [this, alive = alive_] {
+    if (!*alive) return;
+    pump_scheduled_ = false;
+    pump();
+  });
+}
+
+void RaftNode::pump() {
+  if (persisting_ || stopped_ || !raft_.has_ready()) return;
+  auto rd = std::make_shared<const raft::Ready>(raft_.ready());
+  if (!rd->must_sync()) {
+    // Nothing that must survive a crash: a hard state that only moved the commit index is not
+    // written at all (see Ready::must_sync).
+    finish(*rd);
+    schedule_pump();
+    return;
+  }
+  persisting_ = true;
+  storage_.persist(rd, [this, rd, alive = alive_](Status s) {
+    if (!*alive) return;
+    persisting_ = false;
+    if (!s.ok()) {
+      failure_ = s;
+      stop();
+      return;
+    }
+    finish(*rd);
+    schedule_pump();
+  });
+}
+
+void RaftNode::finish(const raft::Ready& rd) {
+  for (const raft::Message& m : rd.messages) transport_.send(m);
+  if (rd.soft_state) {
+    // Read requests in flight belong to the old leadership; their answers will not come.
+    auto requested = std::move(reads_requested_);
+    reads_requested_.clear();
+    for (auto& [id, done] : requested) {
+      done(Status(Code::kUnavailable, "leadership changed during the read; retry"));
+    }
+    if (applier_.role_changed) applier_.role_changed(*rd.soft_state);
+  }
+  if (rd.snapshot && applier_.install) applier_.install(*rd.snapshot);
+  apply_entries(rd);
+  for (const raft::ReadState& r : rd.read_states) {
+    auto it = reads_requested_.find(std::strtoull(r.context.c_str(), nullptr, 10));
+    if (it == reads_requested_.end()) continue;
+    reads_ready_.emplace(r.index, std::move(it->second));
+    reads_requested_.erase(it);
+  }
+  raft_.advance(rd);
+  serve_reads();
+}
+
+void RaftNode::apply_entries(const raft::Ready& rd) {
+  for (const raft::Entry& e : rd.committed_entries) {
+    std::string result;
+    if (e.type == raft::EntryType::kConfChange) {
+      if (auto cc = raft::decode_conf_change(e.data)) {
+        raft::ConfState conf = raft_.apply_conf_change(*cc);
+        if (applier_.conf_changed) applier_.conf_changed(*cc, conf);
+      }
+    } else if (!e.data.empty() && applier_.apply) {
+      result = applier_.apply(e);
+    }
+    // Complete proposals up to this index: ours if the term matches, lost otherwise.
+    while (!proposals_.empty() && proposals_.begin()->first <= e.index) {
+      auto node = proposals_.extract(proposals_.begin());
+      Waiter& w = node.mapped();
+      if (node.key() == e.index && w.term == e.term) {
+        w.done(Status(), std::move(result));
+      } else {
+        w.done(Status(Code::kUnavailable, "the proposal was lost in a leader change; retry"), {});
+      }
+    }
+  }
+}
+
+void RaftNode::serve_reads() {
+  uint64_t applied = raft_.applied_index();
+  while (!reads_ready_.empty() && reads_ready_.begin()->first <= applied) {
+    auto node = reads_ready_.extract(reads_ready_.begin());
+    node.mapped()(Status());
+  }
+}
+
+void RaftNode::fail_all(const Status& status) {
+  auto proposals = std::move(proposals_);
+  proposals_.clear();
+  for (auto& [index, w] : proposals) w.done(status, {});
+  auto requested = std::move(reads_requested_);
+  reads_requested_.clear();
+  for (auto& [id, done] : requested) done(status);
+  auto ready = std::move(reads_ready_);
+  reads_ready_.clear();
+  for (auto& [index, done] : ready) done(status);
+}
+
+}  // namespace dkv::server

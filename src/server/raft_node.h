@@ -1,0 +1,116 @@
+// RaftNode: the host that drives one Raft group member on a single-threaded Asio event loop.
+//
+// It ticks the Raft core on a timer, feeds it messages from the transport, and turns each Ready
+// into work in the order the contract requires: persist through RaftStorage (asynchronously:
+// the WAL's sync thread), then send, then apply, then advance. Only one Ready is in flight at a
+// time, so everything proposed while a sync runs goes into the next one: group commit without
+// any added delay. Proposals complete when their entry is applied (or is known lost);
+// linearizable reads complete when the applied index reaches their read index.
+//
+// All methods must be called on the event loop's thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <asio.hpp>
+
+#include "dkv/status.h"
+#include "raft/raft.h"
+#include "server/raft_transport.h"
+
+namespace dkv::server {
+
+// The durable home of a member's Raft state (the WAL and snapshot files).
+class RaftStorage {
+ public:
+  virtual ~RaftStorage() = default;
+  // Makes ready's snapshot, entries and hard state durable, then calls `done` on the event loop.
+  // A failure is final: the node stops (it cannot acknowledge anything after a failed sync).
+  virtual void persist(std::shared_ptr<const raft::Ready> ready, std::function<void(Status)> done) = 0;
+};
+
+// What the node's state machine does with committed entries.
+struct RaftApplier {
+  // A committed normal entry (the leader's no-op entries have empty data and are skipped).
+  // Returns the result handed to the proposer, if this node proposed it.
+  std::function<std::string(const raft::Entry&)> apply;
+  // A snapshot received from the leader: replace the state machine's state with it.
+  std::function<void(const raft::Snapshot&)> install;
+  // Membership changed (after Raft applied it): e.g. to update the transport's peers.
+  std::function<void(const raft::ConfChange&, const raft::ConfState&)> conf_changed;
+  // Leader or role changed.
+  std::function<void(const raft::SoftState&)> role_changed;
+};
+
+class RaftNode {
+ public:
+  struct Options {
+    raft::Config raft;
+    std::chrono::milliseconds tick{100};
+  };
+
+  // Called with OK and the apply result, or with an error if the proposal was refused or lost
+  // (NOT_LEADER, UNAVAILABLE, or CANCELLED when the node stops).
+  using ProposeDone = std::function<void(Status, std::string result)>;
+  using ReadDone = std::function<void(Status)>;
+
+  RaftNode(asio::io_context& io, Options options, raft::InitialState initial, RaftStorage& storage,
+           RaftTransport& transport, RaftApplier applier);
+  ~RaftNode();
+
+  void start();  // starts ticking
+  void stop();   // fails everything pending with CANCELLED
+
+  void step(raft::Message m);
+  void propose(std::string data, ProposeDone done);
+  void propose_conf_change(const raft::ConfChange& change, ProposeDone done);
+  // Completes once this node has applied everything committed before the call (ReadIndex).
+  void read_barrier(ReadDone done);
+  void campaign();
+
+  const raft::Raft& raft() const { return raft_; }
+  raft::Raft& raft() { return raft_; }
+  uint64_t applied_index() const { return raft_.applied_index(); }
+  bool stopped() const { return stopped_; }
+  const Status& failure() const { return failure_; }
+
+ private:
+  void schedule_pump();
+  void pump();
+  void finish(const raft::Ready& rd);
+  void apply_entries(const raft::Ready& rd);
+  void serve_reads();
+  void fail_all(const Status& status);
+  void on_tick();
+
+  asio::io_context& io_;
+  Options options_;
+  raft::Raft raft_;
+  RaftStorage& storage_;
+  RaftTransport& transport_;
+  RaftApplier applier_;
+  asio::steady_timer ticker_;
+
+  bool pump_scheduled_ = false;
+  bool persisting_ = false;
+  bool stopped_ = false;
+  Status failure_;
+
+  struct Waiter {
+    uint64_t term = 0;
+    ProposeDone done;
+  };
+  std::map<uint64_t, Waiter> proposals_;  // by log index
+
+  uint64_t next_read_id_ = 1;
+  std::map<uint64_t, ReadDone> reads_requested_;          // by read id, waiting for a read index
+  std::multimap<uint64_t, ReadDone> reads_ready_;          // by read index, waiting for apply
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace dkv::server

@@ -1,0 +1,79 @@
+// RaftTransport: Raft messages between members over TCP, on the caller's single-threaded Asio
+// event loop.
+//
+// Each member listens on its Raft port. Messages to a peer go over one outgoing connection,
+// opened on first use, as frames of [u32 little-endian length][encoded Message] (raft/codec.h);
+// everything queued while a write is in flight goes out in the next write. Delivery is best
+// effort, as Raft expects: when a peer is unreachable its queue is dropped and reconnection is
+// retried after a back-off; Raft's own retries (heartbeats, probes) recover. Incoming frames
+// that do not decode, or that declare more than kMaxFrameBytes, close that connection.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <asio.hpp>
+
+#include "dkv/status.h"
+#include "raft/types.h"
+
+namespace dkv::server {
+
+class RaftTransport {
+ public:
+  static constexpr uint32_t kMaxFrameBytes = 256u << 20;
+  // Bytes queued for one peer beyond which new messages to it are dropped.
+  static constexpr size_t kMaxQueuedBytes = 64u << 20;
+
+  using Handler = std::function<void(raft::Message)>;
+
+  RaftTransport(asio::io_context& io, Handler on_message);
+  ~RaftTransport();
+  RaftTransport(const RaftTransport&) = delete;
+  RaftTransport& operator=(const RaftTransport&) = delete;
+
+  // Listens on host:port (port 0 picks a free one; see port()).
+  Status listen(const std::string& host, uint16_t port);
+  uint16_t port() const;
+
+  void set_peer(raft::NodeId id, const std::string& host, uint16_t port);
+  void remove_peer(raft::NodeId id);
+
+  // Queues `m` for m.to; returns at once.
+  void send(const raft::Message& m);
+
+  // Stops listening and closes every connection.
+  void close();
+
+  struct Stats {
+    uint64_t frames_sent = 0;
+    uint64_t frames_received = 0;
+    uint64_t frames_dropped = 0;  // queue full or peer unreachable
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Peer;
+  class Inbound;
+
+  void accept();
+  void connect(const std::shared_ptr<Peer>& peer);
+  void flush(const std::shared_ptr<Peer>& peer);
+  void fail(const std::shared_ptr<Peer>& peer);
+
+  asio::io_context& io_;
+  Handler on_message_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::map<raft::NodeId, std::shared_ptr<Peer>> peers_;
+  std::map<Inbound*, std::shared_ptr<Inbound>> inbound_;
+  Stats stats_;
+  bool closed_ = false;
+  // Shared with pending handlers: they may run after this object is gone, and must then do nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace dkv::server

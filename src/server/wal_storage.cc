@@ -1,0 +1,91 @@
+#include "server/wal_storage.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "wal/snapshot_file.h"
+
+namespace dkv::server {
+
+Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const std::string& dir,
+                                                     wal::WalOptions options) {
+  std::unique_ptr<WalStorage> s(new WalStorage());
+  s->snap_dir_ = dir + "/snap";
+  std::error_code ec;
+  std::filesystem::create_directories(s->snap_dir_, ec);
+  if (ec) return Status(Code::kUnavailable, "cannot create " + s->snap_dir_ + ": " + ec.message());
+
+  auto wal = wal::Wal::open(dir + "/wal", std::move(options));
+  if (!wal.ok()) return wal.status();
+  s->wal_ = std::move(wal).value();
+  wal::Recovered rec = s->wal_->take_recovered();
+
+  raft::InitialState& init = s->initial_;
+  if (rec.hard_state) init.hard = *rec.hard_state;
+  if (rec.snapshot && rec.snapshot->index > 0) {
+    auto file = wal::load_latest_snapshot(s->snap_dir_);
+    if (!file.ok()) return file.status();
+    if (!file->has_value() || (*file)->meta.index < rec.snapshot->index) {
+      return Status(Code::kInternal, "the WAL in " + dir + " names a snapshot at index " +
+                                         std::to_string(rec.snapshot->index) +
+                                         " but " + s->snap_dir_ + " does not hold it");
+    }
+    init.snapshot.meta = (*file)->meta;
+    init.snapshot.data = std::make_shared<const std::string>((*file)->data);
+  } else if (rec.snapshot) {
+    init.snapshot.meta = *rec.snapshot;  // the bootstrap membership at index 0
+  }
+  if (!init.snapshot.data) init.snapshot.data = std::make_shared<const std::string>();
+  init.entries = std::move(rec.entries);
+  init.applied = init.snapshot.meta.index;
+  s->recovered_anything_ = rec.hard_state.has_value() || rec.snapshot.has_value() || !init.entries.empty();
+
+  s->sync_ = std::make_unique<wal::SyncThread>(
+      s->wal_.get(), [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
+  return s;
+}
+
+WalStorage::~WalStorage() {
+  if (sync_) sync_->stop();
+}
+
+raft::InitialState WalStorage::take_initial_state() { return std::move(initial_); }
+
+void WalStorage::persist(std::shared_ptr<const raft::Ready> ready, std::function<void(Status)> done) {
+  std::string snap_dir = snap_dir_;
+  sync_->submit(
+      [ready, snap_dir](wal::Wal& w) -> Status {
+        if (ready->snapshot) {
+          const raft::Snapshot& s = *ready->snapshot;
+          Status st = wal::save_snapshot(snap_dir, s.meta, *s.data);
+          if (!st.ok()) return st;
+          st = w.save_snapshot_marker(s.meta, wal::SnapshotKind::kInstalled);
+          if (!st.ok()) return st;
+        }
+        return w.save(ready->hard_state, ready->entries);
+      },
+      std::move(done));
+}
+
+void WalStorage::save_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> data,
+                               std::function<void(Status)> done) {
+  std::string snap_dir = snap_dir_;
+  sync_->submit(
+      [meta = std::move(meta), data, snap_dir](wal::Wal& w) -> Status {
+        Status st = wal::save_snapshot(snap_dir, meta, *data);
+        if (!st.ok()) return st;
+        return w.save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
+      },
+      std::move(done));
+  // Segments are released only after the marker is durable, in a later round.
+  sync_->submit(
+      [index = meta.index, snap_dir](wal::Wal& w) -> Status {
+        Status st = w.release_to(index);
+        if (!st.ok()) return st;
+        return wal::purge_snapshots(snap_dir, 2);
+      },
+      [](Status) {});
+}
+
+}  // namespace dkv::server

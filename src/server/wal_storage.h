@@ -1,0 +1,54 @@
+// WalStorage: RaftStorage on disk — the WAL (src/wal) behind a group-commit SyncThread, and
+// snapshot files — for a member whose data directory is `dir`:
+//   dir/wal/    segment files (wal.h)
+//   dir/snap/   snapshot files (snapshot_file.h)
+// persist() runs on the sync thread: a received snapshot is written to its file and marked in
+// the WAL, then the entries and hard state are appended; one fdatasync covers everything queued
+// meanwhile, and the completion is posted back to the event loop.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <asio.hpp>
+
+#include "raft/raft.h"
+#include "server/raft_node.h"
+#include "wal/sync_thread.h"
+#include "wal/wal.h"
+
+namespace dkv::server {
+
+class WalStorage : public RaftStorage {
+ public:
+  // Opens (or creates) the member's storage and recovers what it holds.
+  static Result<std::unique_ptr<WalStorage>> open(asio::io_context& io, const std::string& dir,
+                                                  wal::WalOptions options = {});
+  ~WalStorage() override;
+
+  // Whether the directory held any Raft state (false: a new member, to bootstrap).
+  bool recovered_anything() const { return recovered_anything_; }
+  // The recovered state for Raft (hard state, latest snapshot with its data, entries after it).
+  // Moves the entries out: call once.
+  raft::InitialState take_initial_state();
+
+  void persist(std::shared_ptr<const raft::Ready> ready, std::function<void(Status)> done) override;
+
+  // The host snapshotted its own state machine at meta.index: writes the snapshot file, marks it
+  // in the WAL, and releases the segments it covers; `done` is posted to the event loop.
+  void save_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> data,
+                     std::function<void(Status)> done);
+
+  uint64_t syncs() const { return wal_->syncs(); }
+
+ private:
+  WalStorage() = default;
+
+  std::string snap_dir_;
+  std::unique_ptr<wal::Wal> wal_;
+  std::unique_ptr<wal::SyncThread> sync_;
+  raft::InitialState initial_;
+  bool recovered_anything_ = false;
+};
+
+}  // namespace dkv::server

@@ -1,0 +1,179 @@
+#include "wal/snapshot_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "raft/codec.h"
+#include "wal/crc32c.h"
+#include "wal/posix_file.h"
+
+namespace dkv::wal {
+
+namespace {
+
+constexpr char kMagic[8] = {'D', 'K', 'V', 'S', 'N', 'A', 'P', '\n'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderBytes = 24;
+constexpr size_t kTrailerBytes = 4;
+constexpr std::string_view kSuffix = ".snap";
+constexpr std::string_view kTmpSuffix = ".snap.tmp";
+
+void put_fixed(std::string* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t get_fixed(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+struct Name {
+  uint64_t term = 0;
+  uint64_t index = 0;
+  std::string file;
+};
+
+std::optional<Name> parse_name(const std::string& file) {
+  if (file.size() != 16 + 1 + 16 + kSuffix.size() || !ends_with(file, kSuffix)) return std::nullopt;
+  Name n;
+  n.file = file;
+  for (size_t i = 0; i < 33; ++i) {
+    char c = file[i];
+    if (i == 16) {
+      if (c != '-') return std::nullopt;
+      continue;
+    }
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else return std::nullopt;
+    uint64_t& v = i < 16 ? n.term : n.index;
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
+// Snapshot files in `dir`, newest (highest index, then term) first.
+Result<std::vector<Name>> list_snapshots(const std::string& dir, std::vector<std::string>* tmps) {
+  auto names = list_dir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<Name> out;
+  for (const std::string& f : *names) {
+    if (auto n = parse_name(f)) out.push_back(std::move(*n));
+    else if (tmps != nullptr && ends_with(f, kTmpSuffix)) tmps->push_back(f);
+  }
+  std::sort(out.begin(), out.end(), [](const Name& a, const Name& b) {
+    return a.index != b.index ? a.index > b.index : a.term > b.term;
+  });
+  return out;
+}
+
+}  // namespace
+
+std::string snapshot_file_name(uint64_t term, uint64_t index) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64 "-%016" PRIx64 ".snap", term, index);
+  return buf;
+}
+
+Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta, std::string_view data) {
+  std::string meta_bytes = raft::encode_snapshot_meta(meta);
+  std::string head;
+  head.append(kMagic, sizeof(kMagic));
+  put_fixed(&head, kVersion, 4);
+  put_fixed(&head, meta_bytes.size(), 4);
+  put_fixed(&head, data.size(), 8);
+  head += meta_bytes;
+  uint32_t crc = crc32c::extend(crc32c::value(head), data.data(), data.size());
+  std::string trailer;
+  put_fixed(&trailer, crc32c::mask(crc), 4);
+
+  Status s = create_dir(dir);
+  if (!s.ok()) return s;
+  std::string path = join_path(dir, snapshot_file_name(meta.term, meta.index));
+  std::string tmp = path + ".tmp";
+  auto f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  if (!f.ok()) return f.status();
+  if (!(s = write_at(f->get(), tmp, 0, head)).ok()) return s;
+  if (!(s = write_at(f->get(), tmp, head.size(), data)).ok()) return s;
+  if (!(s = write_at(f->get(), tmp, head.size() + data.size(), trailer)).ok()) return s;
+  if (!(s = sync_file(f->get(), tmp)).ok()) return s;
+  f->reset();
+  if (!(s = rename_file(tmp, path)).ok()) return s;
+  return sync_dir(dir);
+}
+
+Result<SnapshotFile> read_snapshot(const std::string& path) {
+  auto content = read_file(path);
+  if (!content.ok()) return content.status();
+  std::string& c = content.value();
+  if (c.size() < kHeaderBytes + kTrailerBytes) return corruption(path, "too short");
+  if (std::memcmp(c.data(), kMagic, sizeof(kMagic)) != 0) return corruption(path, "bad magic");
+  if (get_fixed(c.data() + 8, 4) != kVersion) return corruption(path, "unknown format version");
+  uint64_t meta_len = get_fixed(c.data() + 12, 4);
+  uint64_t data_len = get_fixed(c.data() + 16, 8);
+  uint64_t body = c.size() - kHeaderBytes - kTrailerBytes;
+  if (meta_len > body || data_len != body - meta_len) {
+    return corruption(path, "lengths do not match the file size");
+  }
+  size_t crc_at = c.size() - kTrailerBytes;
+  uint32_t stored = crc32c::unmask(static_cast<uint32_t>(get_fixed(c.data() + crc_at, 4)));
+  if (stored != crc32c::extend(0, c.data(), crc_at)) return corruption(path, "checksum mismatch");
+  auto meta = raft::decode_snapshot_meta(std::string_view(c).substr(kHeaderBytes, meta_len));
+  if (!meta) return corruption(path, "metadata does not decode");
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  if (base != snapshot_file_name(meta->term, meta->index)) {
+    return corruption(path, "metadata does not match the file name");
+  }
+  SnapshotFile out;
+  out.meta = std::move(*meta);
+  // Reuse the buffer: drop the trailer, then the header and meta in front of the data.
+  c.resize(crc_at);
+  c.erase(0, kHeaderBytes + meta_len);
+  out.data = std::move(c);
+  out.path = path;
+  return out;
+}
+
+Result<std::optional<SnapshotFile>> load_latest_snapshot(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<SnapshotFile>();  // never created: no snapshot
+    return io_error("stat", dir, errno);
+  }
+  auto names = list_snapshots(dir, nullptr);
+  if (!names.ok()) return names.status();
+  if (names->empty()) return std::optional<SnapshotFile>();
+  auto snap = read_snapshot(join_path(dir, names->front().file));
+  if (!snap.ok()) return snap.status();
+  return std::optional<SnapshotFile>(std::move(snap).value());
+}
+
+Status purge_snapshots(const std::string& dir, size_t keep) {
+  if (keep == 0) return Status(Code::kInvalidArgument, "wal: purge_snapshots must keep at least one");
+  std::vector<std::string> tmps;
+  auto names = list_snapshots(dir, &tmps);
+  if (!names.ok()) return names.status();
+  std::vector<std::string> doomed = std::move(tmps);
+  for (size_t i = keep; i < names->size(); ++i) doomed.push_back((*names)[i].file);
+  if (doomed.empty()) return Status();
+  for (const std::string& f : doomed) {
+    Status s = remove_file(join_path(dir, f));
+    if (!s.ok()) return s;
+  }
+  return sync_dir(dir);
+}
+
+}  // namespace dkv::wal
