@@ -14,7 +14,9 @@ RaftNode::RaftNode(asio::io_context& io, Options options, raft::InitialState ini
       storage_(storage),
       transport_(transport),
       applier_(std::move(applier)),
-      ticker_(io) {}
+      ticker_(io) {
+  applied_ = raft_.applied_index();
+}
 
 RaftNode::~RaftNode() {
   *alive_ = false;
@@ -93,15 +95,19 @@ void RaftNode::schedule_pump() {
 void RaftNode::pump() {
   if (persisting_ || stopped_ || !raft_.has_ready()) return;
   auto rd = std::make_shared<const raft::Ready>(raft_.ready());
+  // Committed entries are already durable (Raft hands out only persisted ones), so they are
+  // applied at once, while this Ready's new entries are being synced. A received snapshot is
+  // the exception: it is installed only once it is on disk.
+  bool apply_now = !rd->snapshot;
+  if (apply_now) apply(*rd);
   if (!rd->must_sync()) {
     // Nothing that must survive a crash: a hard state that only moved the commit index is not
     // written at all (see Ready::must_sync).
-    finish(*rd);
-    schedule_pump();
+    finish(*rd, !apply_now);
     return;
   }
   persisting_ = true;
-  storage_.persist(rd, [this, rd, alive = alive_](Status s) {
+  storage_.persist(rd, [this, rd, apply_now, alive = alive_](Status s) {
     if (!*alive) return;
     persisting_ = false;
     if (!s.ok()) {
@@ -109,13 +115,18 @@ void RaftNode::pump() {
       stop();
       return;
     }
-    finish(*rd);
-    schedule_pump();
+    finish(*rd, !apply_now);
   });
 }
 
-void RaftNode::finish(const raft::Ready& rd) {
+void RaftNode::finish(const raft::Ready& rd, bool apply_too) {
   for (const raft::Message& m : rd.messages) transport_.send(m);
+  if (apply_too) apply(rd);
+  raft_.advance(rd);
+  schedule_pump();
+}
+
+void RaftNode::apply(const raft::Ready& rd) {
   if (rd.soft_state) {
     // Read requests in flight belong to the old leadership; their answers will not come.
     auto requested = std::move(reads_requested_);
@@ -125,7 +136,10 @@ void RaftNode::finish(const raft::Ready& rd) {
     }
     if (applier_.role_changed) applier_.role_changed(*rd.soft_state);
   }
-  if (rd.snapshot && applier_.install) applier_.install(*rd.snapshot);
+  if (rd.snapshot) {
+    if (applier_.install) applier_.install(*rd.snapshot);
+    applied_ = rd.snapshot->meta.index;
+  }
   apply_entries(rd);
   for (const raft::ReadState& r : rd.read_states) {
     auto it = reads_requested_.find(std::strtoull(r.context.c_str(), nullptr, 10));
@@ -133,7 +147,6 @@ void RaftNode::finish(const raft::Ready& rd) {
     reads_ready_.emplace(r.index, std::move(it->second));
     reads_requested_.erase(it);
   }
-  raft_.advance(rd);
   serve_reads();
 }
 
@@ -148,6 +161,7 @@ void RaftNode::apply_entries(const raft::Ready& rd) {
     } else if (!e.data.empty() && applier_.apply) {
       result = applier_.apply(e);
     }
+    applied_ = e.index;
     // Complete proposals up to this index: ours if the term matches, lost otherwise.
     while (!proposals_.empty() && proposals_.begin()->first <= e.index) {
       auto node = proposals_.extract(proposals_.begin());
@@ -162,7 +176,7 @@ void RaftNode::apply_entries(const raft::Ready& rd) {
 }
 
 void RaftNode::serve_reads() {
-  uint64_t applied = raft_.applied_index();
+  uint64_t applied = applied_;
   while (!reads_ready_.empty() && reads_ready_.begin()->first <= applied) {
     auto node = reads_ready_.extract(reads_ready_.begin());
     node.mapped()(Status());

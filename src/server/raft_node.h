@@ -2,7 +2,8 @@
 //
 // It ticks the Raft core on a timer, feeds it messages from the transport, and turns each Ready
 // into work in the order the contract requires: persist through RaftStorage (asynchronously:
-// the WAL's sync thread), then send, then apply, then advance. Only one Ready is in flight at a
+// the WAL's sync thread), then send, then advance. Committed entries, being durable already,
+// are applied as soon as the Ready is taken, while its new entries sync. Only one Ready is in flight at a
 // time, so everything proposed while a sync runs goes into the next one: group commit without
 // any added delay. Proposals complete when their entry is applied (or is known lost);
 // linearizable reads complete when the applied index reaches their read index.
@@ -75,14 +76,15 @@ class RaftNode {
 
   const raft::Raft& raft() const { return raft_; }
   raft::Raft& raft() { return raft_; }
-  uint64_t applied_index() const { return raft_.applied_index(); }
+  uint64_t applied_index() const { return applied_; }
   bool stopped() const { return stopped_; }
   const Status& failure() const { return failure_; }
 
  private:
   void schedule_pump();
   void pump();
-  void finish(const raft::Ready& rd);
+  void apply(const raft::Ready& rd);
+  void finish(const raft::Ready& rd, bool apply_too);
   void apply_entries(const raft::Ready& rd);
   void serve_reads();
   void fail_all(const Status& status);
@@ -96,6 +98,7 @@ class RaftNode {
   RaftApplier applier_;
   asio::steady_timer ticker_;
 
+  uint64_t applied_ = 0;  // the last entry handed to the applier (ahead of Raft's until advance)
   bool pump_scheduled_ = false;
   bool persisting_ = false;
   bool stopped_ = false;

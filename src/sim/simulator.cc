@@ -11,6 +11,9 @@ using raft::NodeId;
 
 std::string u(uint64_t v) { return std::to_string(v); }
 
+// Proposals a client will pile onto a leader beyond its commit index.
+constexpr uint64_t kMaxUncommitted = 100;
+
 // Per time unit, the chance of an event expected once every `units` time units.
 uint64_t every(uint64_t units) { return units == 0 ? 0 : 1000000 / units; }
 
@@ -666,7 +669,10 @@ void Simulator::client_requests() {
     std::vector<NodeId> ls = leaders();
     // Mostly at a leader (sometimes a stale one); now and then wherever, to be refused.
     NodeId at = !ls.empty() && rng_.uniform(10) != 0 ? rng_.pick(ls) : rng_.pick(up);
-    do_propose(at, "w" + u(next_write_++));
+    // Clients back off while a leader has a long uncommitted tail (as a real store bounds
+    // uncommitted bytes): an unbounded backlog only makes the calm tail's catch-up slower.
+    const raft::Raft& r = node(at).raft();
+    if (r.last_index() - r.commit_index() < kMaxUncommitted) do_propose(at, "w" + u(next_write_++));
   }
   if (rng_.chance(p.read_ppm)) {
     std::vector<NodeId> ls = leaders();
