@@ -69,7 +69,7 @@ class BenchCluster {
       dkv::raft::InitialState init;
       init.snapshot.meta.conf = conf;
       if (durable) {
-        auto storage = dkv::server::WalStorage::open(m.io, (dir_ / std::to_string(id)).string());
+        auto storage = dkv::server::WalStorage::open(m.io, (dir_ / std::to_string(id)).string(), conf);
         if (!storage.ok()) {
           fprintf(stderr, "%s\n", storage.status().to_string().c_str());
           std::abort();

@@ -9,6 +9,7 @@
 namespace dkv::server {
 
 Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const std::string& dir,
+                                                     std::optional<raft::ConfState> bootstrap,
                                                      wal::WalOptions options) {
   std::unique_ptr<WalStorage> s(new WalStorage());
   s->snap_dir_ = dir + "/snap";
@@ -20,6 +21,15 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   if (!wal.ok()) return wal.status();
   s->wal_ = std::move(wal).value();
   wal::Recovered rec = s->wal_->take_recovered();
+  bool fresh = !rec.hard_state && !rec.snapshot && rec.entries.empty();
+  if (fresh && bootstrap) {
+    raft::SnapshotMeta meta;
+    meta.conf = *bootstrap;
+    Status st = s->wal_->save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
+    if (st.ok()) st = s->wal_->sync();
+    if (!st.ok()) return st;
+    rec.snapshot = meta;
+  }
 
   raft::InitialState& init = s->initial_;
   if (rec.hard_state) init.hard = *rec.hard_state;
@@ -39,7 +49,7 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   if (!init.snapshot.data) init.snapshot.data = std::make_shared<const std::string>();
   init.entries = std::move(rec.entries);
   init.applied = init.snapshot.meta.index;
-  s->recovered_anything_ = rec.hard_state.has_value() || rec.snapshot.has_value() || !init.entries.empty();
+  s->recovered_anything_ = !fresh;
 
   s->sync_ = std::make_unique<wal::SyncThread>(
       s->wal_.get(), [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });

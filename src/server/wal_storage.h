@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <asio.hpp>
@@ -21,8 +22,11 @@ namespace dkv::server {
 
 class WalStorage : public RaftStorage {
  public:
-  // Opens (or creates) the member's storage and recovers what it holds.
+  // Opens (or creates) the member's storage and recovers what it holds. If it holds nothing and
+  // `bootstrap` is given (a member of a new cluster), that membership is recorded durably first
+  // (a snapshot marker at index 0), so a restart finds it without being told again.
   static Result<std::unique_ptr<WalStorage>> open(asio::io_context& io, const std::string& dir,
+                                                  std::optional<raft::ConfState> bootstrap = {},
                                                   wal::WalOptions options = {});
   ~WalStorage() override;
 
