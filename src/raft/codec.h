@@ -7,8 +7,10 @@
 // encode_x(value, &out) appends to `out`; encode_x(value) returns a new string.
 // decode_x(bytes) returns nullopt unless `bytes` is exactly one well-formed value of the current
 // version: truncated input, trailing bytes, unknown enum values, non-0/1 booleans and counts the
-// input cannot possibly hold are all refused. Decoding never reads past the input and never
-// allocates more than the input's size, so it is safe on bytes from the network or a damaged disk.
+// input cannot possibly hold are all refused. Decoding never reads past the input, and what it
+// allocates is bounded by a small multiple of the input's size (a count is checked against the
+// bytes left before anything is reserved), so it is safe on bytes from the network or a damaged
+// disk.
 // It checks form, not meaning: e.g. a ConfState's lists are not checked to be sorted.
 #pragma once
 

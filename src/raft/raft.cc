@@ -761,7 +761,10 @@ void Raft::handle_snapshot_response(const Message& m) {
     return;
   }
   uint64_t held = m.snap_offset;
-  if (held > total || held < pr.snapshot_acked) return;  // stale
+  if (held > total) return;
+  // Believe the follower even when it holds less than it once confirmed: it drops a partial
+  // snapshot when another one's first chunk arrives (e.g. a delayed chunk of an older one).
+  // A merely stale answer costs a resend; ignoring a true one would stall the transfer.
   pr.snapshot_acked = held;
   if (held != pr.snapshot_sent || held < total) {
     // Either the next chunk, or a resend from what the follower holds.

@@ -81,21 +81,23 @@ void WalStorage::persist(std::shared_ptr<const raft::Ready> ready, std::function
 void WalStorage::save_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> data,
                                std::function<void(Status)> done) {
   std::string snap_dir = snap_dir_;
+  // File first, then the marker that trusts it, then the release of what it covers (the Wal
+  // defers deleting segments until the marker is synced). One completion reports all of it: a
+  // failure stops the Wal, so the second write sees the first one's error.
   sync_->submit(
-      [meta = std::move(meta), data, snap_dir](wal::Wal& w) -> Status {
+      [meta, data, snap_dir](wal::Wal& w) -> Status {
         Status st = wal::save_snapshot(snap_dir, meta, *data);
         if (!st.ok()) return st;
         return w.save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
       },
-      std::move(done));
-  // Segments are released only after the marker is durable, in a later round.
+      [](Status) {});
   sync_->submit(
       [index = meta.index, snap_dir](wal::Wal& w) -> Status {
         Status st = w.release_to(index);
         if (!st.ok()) return st;
         return wal::purge_snapshots(snap_dir, 2);
       },
-      [](Status) {});
+      std::move(done));
 }
 
 }  // namespace dkv::server

@@ -5,7 +5,8 @@
 namespace dkv::sim {
 
 bool MessageFilter::matches(const raft::Message& m) const {
-  return (from == 0 || m.from == from) && (to == 0 || m.to == to) && (!type || m.type == *type);
+  return (from == 0 || m.from == from) && (to == 0 || m.to == to) && (!type || m.type == *type) &&
+         (!where || where(m));
 }
 
 void Network::lose(uint64_t now, const raft::Message& m) {

@@ -28,6 +28,7 @@ struct MessageFilter {
   raft::NodeId from = 0;
   raft::NodeId to = 0;
   std::optional<raft::MessageType> type;
+  std::function<bool(const raft::Message&)> where;  // anything else (e.g. a snapshot's index)
 
   bool matches(const raft::Message& m) const;
 };

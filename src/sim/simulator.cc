@@ -55,16 +55,16 @@ Simulator::Simulator(const Options& options)
     raft_config_.max_msg_bytes = options_.max_msg_bytes.value_or(1 << 20);
     raft_config_.max_inflight_msgs = options_.max_inflight_msgs.value_or(256);
   } else {
-    compact_every_ = options_.compact_every ? *options_.compact_every
-                     : rng_.chance(150000)  ? 0
-                                            : rng_.range(3, 30);
+    // Every value is drawn even when an option overrides it, so that overriding one leaves the
+    // rest of the run's randomness as it was.
+    const uint64_t compact_every = rng_.chance(150000) ? 0 : rng_.range(3, 30);
+    compact_every_ = options_.compact_every.value_or(compact_every);
     raft_config_.snapshot_chunk_bytes = options_.snapshot_chunk_bytes.value_or(rng_.range(8, 64));
-    // Small messages split a leader's catch-up into many appends, one entry each at 0.
     // A third of the runs have flaky leaders: every new leader crashes within a few ticks, and
     // the messages it had in flight die with it. Leaders then come and go with their latest
     // entries on a minority: the histories of Figure 8 in the Raft paper, where a wrong commit
-    // rule shows. One entry per append lets a new leader's old entries reach a follower
-    // without its own no-op.
+    // rule shows. One entry per append (max_msg_bytes 0) lets a new leader's old entries reach
+    // a follower without its own no-op.
     const bool flaky_leaders = rng_.uniform(3) == 0;
     raft_config_.max_msg_bytes = options_.max_msg_bytes.value_or(
         flaky_leaders ? 0 : rng_.pick(std::vector<uint64_t>{0, 16, 1 << 20}));
@@ -703,7 +703,11 @@ bool Simulator::calm_tail() {
   note("faults stop: network healed, crashed nodes restarted");
   finish_call();
 
-  const uint64_t deadline = now_ + options_.liveness_ticks * options_.tick_interval;
+  // The fresh entry must commit within liveness_ticks; members far behind (one entry per
+  // append, one append in flight) then get three times as long to catch up.
+  const uint64_t window = options_.liveness_ticks * options_.tick_interval;
+  uint64_t deadline = now_ + window;
+  bool committed = false;
   NodeId proposer = 0;
   raft::Proposed proposed;
   uint64_t attempts = 0;
@@ -724,6 +728,10 @@ bool Simulator::calm_tail() {
         }
       }
       continue;
+    }
+    if (!committed) {
+      committed = true;
+      deadline = now_ + 3 * window;
     }
     // Committed: every running member (as the current leader sees membership) must catch up.
     NodeId judge = leader();
@@ -752,7 +760,8 @@ bool Simulator::calm_tail() {
       if (n->up()) why += " node " + u(id) + " applied " + u(n->state_machine().applied()) + ";";
     }
   }
-  why += " within " + u(options_.liveness_ticks) + " ticks after the faults stopped";
+  why += committed ? " within " + u(4 * options_.liveness_ticks) + " ticks after the faults stopped"
+                   : " within " + u(options_.liveness_ticks) + " ticks after the faults stopped";
   if (NodeId l = leader(); l != 0) {
     const raft::Raft& r = node(l).raft();
     why += "; leader " + u(l) + " (term " + u(r.term()) + ", last index " + u(r.last_index()) +

@@ -213,7 +213,7 @@ Status Wal::roll() {
   if (s.ok()) s = sync_data(file_.get(), path_);
   if (!s.ok()) return fail(s);
   syncs_.fetch_add(1, std::memory_order_relaxed);
-  if (snapshot_) synced_marker_index_ = snapshot_->index;
+  marker_synced();
   s = create_segment(SegmentId{segments_.back().seq + 1, last_index_ + 1});
   return s.ok() ? s : fail(s);
 }
@@ -296,17 +296,35 @@ Status Wal::sync() {
   if (!s.ok()) return fail(s);
   syncs_.fetch_add(1, std::memory_order_relaxed);
   dirty_ = false;
-  if (snapshot_) synced_marker_index_ = snapshot_->index;
+  marker_synced();
   return Status();
+}
+
+// Everything written so far is durable, the latest marker included: a release that waited for
+// it can run. Its failure does not touch the log's durability, so it is only retried later.
+void Wal::marker_synced() {
+  if (snapshot_) synced_marker_index_ = snapshot_->index;
+  if (pending_release_ != 0 && pending_release_ <= synced_marker_index_) {
+    if (remove_segments_before(pending_release_).ok()) pending_release_ = 0;
+  }
 }
 
 Status Wal::release_to(uint64_t index) {
   if (!failed_.ok()) return failed_;
-  if (index > synced_marker_index_) {
+  uint64_t marker = snapshot_ ? snapshot_->index : 0;
+  if (index > marker) {
     return Status(Code::kInvalidArgument, "wal: release_to " + std::to_string(index) +
-                                              " is above the latest synced snapshot marker, " +
-                                              std::to_string(synced_marker_index_));
+                                              " is above the latest snapshot marker, " +
+                                              std::to_string(marker));
   }
+  if (index > synced_marker_index_) {
+    pending_release_ = std::max(pending_release_, index);
+    return Status();
+  }
+  return remove_segments_before(index);
+}
+
+Status Wal::remove_segments_before(uint64_t index) {
   // The last segment whose first index is <= index + 1; everything before it goes.
   size_t keep_from = 0;
   for (size_t i = 0; i < segments_.size(); ++i) {

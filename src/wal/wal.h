@@ -75,9 +75,11 @@ class Wal {
   // Deletes whole segments that replay no longer needs once a snapshot covers `index`: those
   // before the last segment whose first index is <= index + 1. (Live entries of earlier segments
   // all have lower indexes — segment.h — and each segment starts with copies of the latest
-  // snapshot marker and hard state, so nothing replay needs is lost.) Requires a snapshot marker
-  // at >= index to be synced already (kInvalidArgument otherwise). Never deletes the current
-  // segment.
+  // snapshot marker and hard state, so nothing replay needs is lost.) Never deletes the current
+  // segment. Requires a snapshot marker at >= index (kInvalidArgument otherwise); if that marker
+  // is not synced yet, the release waits for the next successful sync() (so it may be submitted
+  // in the same SyncThread round as the marker). A deferred release that fails is retried after
+  // the following sync.
   Status release_to(uint64_t index);
 
   // The index the next appended entry would follow (the log's last index, or the snapshot's).
@@ -101,6 +103,8 @@ class Wal {
   Status append(const std::string& records);
   Status fault(std::string_view op, const std::string& path);
   Status fail(Status s);  // records a fatal error and returns it
+  void marker_synced();
+  Status remove_segments_before(uint64_t index);
   std::string path_of(const SegmentId& id) const;
 
   const std::string dir_;
@@ -118,6 +122,7 @@ class Wal {
   std::optional<raft::HardState> hard_state_;  // latest written, copied into each new segment
   std::optional<raft::SnapshotMeta> snapshot_;  // latest marker written, likewise
   uint64_t synced_marker_index_ = 0;  // the latest marker known durable
+  uint64_t pending_release_ = 0;      // release_to waiting for its marker's sync; 0 = none
 
   Status failed_;
   std::atomic<uint64_t> syncs_{0};

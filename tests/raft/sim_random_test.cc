@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <ostream>
 #include <string>
 
 #include "sim/runner.h"
@@ -22,13 +23,15 @@ uint64_t total_seeds() {
     return std::strtoull(s, nullptr, 10);
   }
   const char* ci = std::getenv("CI");
-  return ci != nullptr && std::strcmp(ci, "true") == 0 ? 1200 : 2400;
+  return ci != nullptr && std::strcmp(ci, "true") == 0 ? 2000 : 4000;
 }
 
 struct Shard {
   size_t nodes;
   uint64_t index;
 };
+
+void PrintTo(const Shard& s, std::ostream* os) { *os << s.nodes << " nodes, shard " << s.index; }
 
 class SimRandomTest : public ::testing::TestWithParam<Shard> {};
 

@@ -29,7 +29,7 @@ uint64_t seed_budget() {
   if (const char* s = std::getenv("DKV_SIM_SEEDS"); s != nullptr && *s != '\0') {
     return std::strtoull(s, nullptr, 10);
   }
-  return 1200;
+  return 2000;
 }
 
 TEST(CheckerBitesTest, Figure8ScenarioIsCaught) {

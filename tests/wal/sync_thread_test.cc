@@ -261,6 +261,58 @@ TEST(SyncThread, RefusedWriteFailsAloneInItsRound) {
   EXPECT_EQ(wal->last_index(), 2u);
 }
 
+// A host snapshotting submits the marker and the release back to back; they may share a round,
+// so the release runs before the marker is synced and must wait for that round's sync.
+TEST(SyncThread, ReleaseInTheSameRoundAsItsMarker) {
+  TempDir tmp;
+  auto wal = open_ok(tmp.path(), WalOptions{.segment_bytes = 4096});
+  for (uint64_t i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(wal->save(std::nullopt, {Entry{1, i, raft::EntryType::kNormal, std::string(100, 'x')}}).ok());
+  }
+  ASSERT_TRUE(wal->sync().ok());
+  size_t segments_before = wal->segments().size();
+  ASSERT_GT(segments_before, 2u);
+
+  Loop loop;
+  SyncThread st(wal.get(), loop.post());
+  std::latch first_running(1), queued(2);
+  std::vector<Status> results(2);
+  size_t segments_at_release = 0;
+  int done = 0;
+  st.submit(
+      [&](Wal&) {
+        first_running.count_down();
+        queued.wait();
+        return Status();
+      },
+      [&](Status s) { EXPECT_TRUE(s.ok()); ++done; });
+  first_running.wait();
+  st.submit([](Wal& w) {
+    return w.save_snapshot_marker(raft::SnapshotMeta{90, 1, {}}, SnapshotKind::kCompacted);
+  }, [&](Status s) { results[0] = s; ++done; });
+  queued.count_down();
+  st.submit([&](Wal& w) {
+    Status s = w.release_to(90);
+    segments_at_release = w.segments().size();  // the marker is not synced yet
+    return s;
+  }, [&](Status s) { results[1] = s; ++done; });
+  queued.count_down();
+  loop.run_until([&] { return done == 3; });
+
+  EXPECT_EQ(st.rounds(), 2u);  // marker and release shared the second round
+  EXPECT_TRUE(results[0].ok()) << results[0].to_string();
+  EXPECT_TRUE(results[1].ok()) << results[1].to_string();
+  EXPECT_EQ(segments_at_release, segments_before);
+  st.stop();
+  EXPECT_LT(wal->segments().size(), segments_before);  // released by the round's sync
+
+  wal.reset();
+  wal = open_ok(tmp.path(), WalOptions{.segment_bytes = 4096});
+  EXPECT_EQ(wal->recovered().snapshot->index, 90u);
+  ASSERT_EQ(wal->recovered().entries.size(), 10u);
+  EXPECT_EQ(wal->recovered().entries.front().index, 91u);
+}
+
 TEST(SyncThread, StopFinishesQueuedWorkAndCancelsLaterSubmissions) {
   TempDir tmp;
   auto wal = open_ok(tmp.path());
