@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   });
 
-  std::printf("\nsummary (%.1f s):\n%s", seconds(), format_stats(summary.stats).c_str());
+  std::printf("\nsummary (%.1f s):\n%s  trace digest: %016llx\n", seconds(),
+              format_stats(summary.stats).c_str(), static_cast<unsigned long long>(summary.digest));
   if (summary.first_failure) {
     std::printf("  seeds failed: %llu\n\nfirst failure:\n%s",
                 static_cast<unsigned long long>(summary.failures),

@@ -1,5 +1,7 @@
 #include "sim/runner.h"
 
+#include "sim/hash.h"
+
 namespace dkv::sim {
 
 namespace {
@@ -26,6 +28,7 @@ Summary run_seeds(uint64_t first, uint64_t count, const Options& base, bool stop
   for (uint64_t seed = first; seed < first + count; ++seed) {
     RunResult r = run_seed(options_for_seed(base, seed));
     summary.stats.add(r.stats);
+    summary.digest = hash_combine(summary.digest, r.digest);
     if (r.failure) {
       ++summary.failures;
       if (!summary.first_failure) summary.first_failure = r.failure;
@@ -73,8 +76,10 @@ std::string format_stats(const Stats& s) {
 }
 
 std::string format_failure(const Failure& f) {
-  return "VIOLATION of " + f.invariant + " at t=" + u(f.time) + " (seed " + u(f.seed) + "):\n  " +
-         f.detail + "\nlast events:\n" + f.trace + "replay: " + f.replay + "\n";
+  std::string out = "VIOLATION of " + f.invariant + " at t=" + u(f.time) + " (seed " + u(f.seed) +
+                    "):\n  " + f.detail + "\nlast events:\n" + f.trace;
+  if (!f.replay.empty()) out += "replay: " + f.replay + "\n";
+  return out;
 }
 
 }  // namespace dkv::sim

@@ -19,6 +19,7 @@ RunResult run_seed(const Options& options);
 
 struct Summary {
   Stats stats;
+  uint64_t digest = 0;  // of every run's trace digest, in seed order: compares whole batches
   uint64_t failures = 0;
   std::optional<Failure> first_failure;  // with its replay command
 };

@@ -6,13 +6,14 @@
 // step the checker (sim/checker.h) judges what happened; the run stops at the first violation
 // and reports it with the last events of the trace.
 //
-// Random mode (run()): `steps` time units with faults, then a calm tail (network healed, every
-// node restarted, no more faults) in which the group must elect a leader and commit a fresh
-// entry within Options::liveness_ticks.
+// Random mode (run()): `steps` time units with clients, operators and faults, then a calm tail
+// (network healed, crashed nodes restarted, no more faults) in which the group must elect a
+// leader and commit a fresh entry within Options::liveness_ticks, and every member must then
+// catch up with it.
 //
 // Manual mode (Options::manual): nothing happens by itself. Scenario tests tick nodes, deliver or
-// drop chosen messages, cut links and crash nodes one call at a time; each call lets the
-// touched nodes handle their Readys and then runs the checks.
+// drop chosen messages, cut links and crash nodes one call at a time; after each call every
+// running node handles its Readys, then the checks run.
 #pragma once
 
 #include <cstdint>
