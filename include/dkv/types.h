@@ -23,21 +23,35 @@ struct Fence {
   int64_t token = 0;
 };
 
+// ttl_ms, expires_at_ms, keep_ttl and lease are mutually exclusive (INVALID_ARGUMENT naming
+// both); so are if_absent and if_exists, and if_absent and if_match.
 struct PutOptions {
   int64_t ttl_ms = 0;               // expire this long after the write; 0 = never
   int64_t lease = 0;                // attach to a lease; exclusive with ttl_ms
-  bool if_absent = false;           // CONFLICT unless the key is absent
+  bool if_absent = false;           // CONFLICT unless the key is absent (Redis NX)
   std::optional<int64_t> if_match;  // CONFLICT unless the key's current version equals this
   bool keep_ttl = false;            // keep the existing key's expiry (Redis KEEPTTL)
   std::optional<Fence> fence;
   std::string entity;
   std::string content_type;
   Labels labels;
+  bool if_exists = false;  // CONFLICT unless the key is live (Redis XX)
+  // Expire at this absolute time (Redis EXAT/PXAT); 0 = never, negative is refused. A time at
+  // or before the command's timestamp still writes (new version, PUT event) and then removes
+  // the key at once in the same revision (EXPIRE event): the put succeeds, the key is gone.
+  int64_t expires_at_ms = 0;
+  // Return the previous live value in PutResult::prev (Redis SET ... GET). Also when the put
+  // fails with CONFLICT: that CommandResult still carries a PutResult body with prev.
+  // Honoured by PutCmd and MultiPut items (on success); TxnCmd ignores it.
+  bool prev_kv = false;
 };
 
 struct DeleteOptions {
   std::optional<int64_t> if_match;
   std::optional<Fence> fence;
+  // Return the deleted live value in DeleteResult::prev (Redis GETDEL). Also when the delete
+  // fails with CONFLICT: that CommandResult still carries a DeleteResult body with prev.
+  bool prev_kv = false;
 };
 
 struct GetOptions {
@@ -66,12 +80,14 @@ struct KeyValue {
 struct PutResult {
   int64_t version = 0;
   int64_t revision = 0;
+  std::optional<KeyValue> prev;  // with PutOptions::prev_kv, when a live key was replaced
   friend bool operator==(const PutResult&, const PutResult&) = default;
 };
 
 struct DeleteResult {
   bool deleted = false;  // false when the key was absent
   int64_t revision = 0;  // the revision of the delete; the current revision if nothing changed
+  std::optional<KeyValue> prev;  // with DeleteOptions::prev_kv, when a live key was deleted
   friend bool operator==(const DeleteResult&, const DeleteResult&) = default;
 };
 

@@ -1,5 +1,6 @@
 #include "core/command.h"
 
+#include <iterator>
 #include <type_traits>
 
 #include "core/codec.h"
@@ -34,11 +35,15 @@ void write_put_options(ByteWriter& w, const PutOptions& o) {
   w.bytes(o.entity);
   w.bytes(o.content_type);
   write_labels(w, o.labels);
+  w.boolean(o.if_exists);
+  w.svarint(o.expires_at_ms);
+  w.boolean(o.prev_kv);
 }
 
 void write_delete_options(ByteWriter& w, const DeleteOptions& o) {
   write_opt(w, o.if_match);
   write_fence(w, o.fence);
+  w.boolean(o.prev_kv);
 }
 
 void write_body(ByteWriter& w, const PutCmd& c) {
@@ -134,6 +139,33 @@ void write_body(ByteWriter& w, const TxnCmd& c) {
   }
 }
 void write_body(ByteWriter& w, const CompactCmd& c) { w.svarint(c.revision); }
+void write_body(ByteWriter& w, const AppendCmd& c) {
+  w.bytes(c.key);
+  w.bytes(c.suffix);
+}
+void write_body(ByteWriter& w, const KeyTtlCmd& c) {
+  w.bytes(c.key);
+  w.u8(static_cast<uint8_t>(c.mode));
+  w.svarint(c.ms);
+  w.u8(static_cast<uint8_t>(c.cond));
+}
+void write_body(ByteWriter& w, const ReadCmd& c) {
+  w.varint(c.keys.size());
+  for (const std::string& k : c.keys) w.bytes(k);
+}
+void write_body(ByteWriter&, const LeaseRefreshCmd&) {}
+void write_body(ByteWriter& w, const MultiCmd& c) {
+  w.varint(c.watched.size());
+  for (const WatchedKey& k : c.watched) {
+    w.bytes(k.key);
+    w.svarint(k.mod_revision);
+  }
+  w.varint(c.ops.size());
+  for (const MultiOp& op : c.ops) {
+    w.u8(static_cast<uint8_t>(op.body.index()));
+    std::visit([&](const auto& body) { write_body(w, body); }, op.body);
+  }
+}
 
 // --- reading ---
 
@@ -161,6 +193,9 @@ PutOptions read_put_options(ByteReader& r) {
   o.entity = r.bytes();
   o.content_type = r.bytes();
   o.labels = read_labels(r);
+  o.if_exists = r.boolean();
+  o.expires_at_ms = r.svarint();
+  o.prev_kv = r.boolean();
   return o;
 }
 
@@ -168,6 +203,7 @@ DeleteOptions read_delete_options(ByteReader& r) {
   DeleteOptions o;
   o.if_match = read_opt(r);
   o.fence = read_fence(r);
+  o.prev_kv = r.boolean();
   return o;
 }
 
@@ -284,6 +320,29 @@ void read_body(ByteReader& r, TxnCmd& c) {
   }
 }
 void read_body(ByteReader& r, CompactCmd& c) { c.revision = r.svarint(); }
+void read_body(ByteReader& r, AppendCmd& c) {
+  c.key = r.bytes();
+  c.suffix = r.bytes();
+}
+void read_body(ByteReader& r, KeyTtlCmd& c) {
+  c.key = r.bytes();
+  uint8_t mode = r.u8();
+  c.ms = r.svarint();
+  uint8_t cond = r.u8();
+  if (mode > static_cast<uint8_t>(KeyTtlCmd::Mode::kPersist) ||
+      cond > static_cast<uint8_t>(KeyTtlCmd::Cond::kLt)) {
+    r.fail();
+    return;
+  }
+  c.mode = static_cast<KeyTtlCmd::Mode>(mode);
+  c.cond = static_cast<KeyTtlCmd::Cond>(cond);
+}
+void read_body(ByteReader& r, ReadCmd& c) {
+  uint64_t n = r.count(1);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) c.keys.emplace_back(r.bytes());
+}
+void read_body(ByteReader& r, MultiCmd& c);  // below: it reads nested commands
+void read_body(ByteReader&, LeaseRefreshCmd&) {}
 
 // Builds the alternative with wire op code `op` and reads its body.
 template <size_t I = 0>
@@ -301,7 +360,51 @@ bool read_alternative(ByteReader& r, size_t op, CommandBody* body) {
   }
 }
 
+// The wire op code of alternative T.
+template <typename T, size_t I = 0>
+constexpr size_t op_code() {
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, CommandBody>, T>) {
+    return I;
+  } else {
+    return op_code<T, I + 1>();
+  }
+}
+
+void read_body(ByteReader& r, MultiCmd& c) {
+  uint64_t n = r.count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    WatchedKey key;
+    key.key = r.bytes();
+    key.mod_revision = r.svarint();
+    c.watched.push_back(std::move(key));
+  }
+  n = r.count(1);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    uint8_t op = r.u8();
+    // No nesting: it would let a hostile input recurse without bound.
+    if (!r.ok() || op == op_code<MultiCmd>()) {
+      r.fail();
+      return;
+    }
+    MultiOp item;
+    if (!read_alternative(r, op, &item.body)) {
+      r.fail();
+      return;
+    }
+    c.ops.push_back(std::move(item));
+  }
+}
+
+constexpr std::string_view kCommandNames[] = {
+    "Put",        "Delete",      "MultiPut",       "MultiDelete", "Clear",     "Expire",
+    "CounterAdd", "CounterSet",  "LeaseGrant",     "LeaseKeepAlive", "LeaseRevoke",
+    "LockAcquire", "LockRelease", "Campaign",      "Resign",      "Proclaim",  "Txn",
+    "Compact",    "Append",      "KeyTtl",         "Read",        "Multi",     "LeaseRefresh"};
+static_assert(std::size(kCommandNames) == std::variant_size_v<CommandBody>);
+
 }  // namespace
+
+std::string_view command_name(const CommandBody& body) { return kCommandNames[body.index()]; }
 
 std::string encode_command(const Command& command) {
   std::string out;

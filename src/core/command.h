@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -88,13 +89,89 @@ struct TxnCmd {
 struct CompactCmd {
   int64_t revision = 0;
 };
+// Redis APPEND: appends `suffix` to the live value, or creates the key with it (version 1, no
+// expiry). An existing key keeps its expiry, lease, entity, content type and labels; it gets a
+// new version and mod_revision (PUT event). -> AppendResult.
+struct AppendCmd {
+  std::string key;
+  std::string suffix;
+};
+// Redis EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT (with NX|XX|GT|LT) and PERSIST. -> ChangedResult.
+//
+// kExpireIn: the deadline is timestamp + ms (INVALID_ARGUMENT if that overflows); kExpireAt: the
+// deadline is ms. kPersist: removes the expiry (ms ignored; cond must be kAlways).
+// In Redis 7's order:
+//  - a key that is not live: changed = false, nothing happens;
+//  - the condition (against the key's own expiry; no expiry counts as infinite): kNx sets only
+//    if there is none, kXx only if there is one, kGt only if the new deadline is later (never on
+//    a key without expiry), kLt only if earlier (always on a key without expiry); failing it:
+//    changed = false;
+//  - a deadline at or before the timestamp deletes the key (DELETE event, as Redis 7 emits a
+//    del), changed = true; this also deletes a key attached to a lease, like DEL;
+//  - otherwise the deadline is set: a write with the value unchanged (new version,
+//    mod_revision and updated_at, PUT event), changed = true. A key attached to a lease is
+//    detached from it and gets the deadline instead (a key never has both; SET would detach
+//    it too).
+// kPersist on a live key with an expiry is such a write too (changed = true); without one
+// (including a leased key) changed = false.
+struct KeyTtlCmd {
+  enum class Mode : unsigned char { kExpireIn, kExpireAt, kPersist };
+  enum class Cond : unsigned char { kAlways, kNx, kXx, kGt, kLt };
+  std::string key;
+  Mode mode = Mode::kExpireIn;
+  int64_t ms = 0;
+  Cond cond = Cond::kAlways;
+};
+// The live values of `keys` at the command's timestamp (ttl_ms computed as get() does), in
+// order; nullopt for an absent key. Changes nothing (no revision, no events). Meant for use
+// inside MultiCmd, where Redis reads (GET, MGET, EXISTS, TTL, ...) must see the effects of the
+// transaction's earlier commands; also valid on its own. An empty key: INVALID_ARGUMENT.
+// -> ReadResult.
+struct ReadCmd {
+  std::vector<std::string> keys;
+};
+struct MultiOp;
+// Redis MULTI/EXEC with WATCH, applied atomically as one command. -> MultiResult.
+//
+// First every op must be one of PutCmd, DeleteCmd, MultiPutCmd, MultiDeleteCmd, ClearCmd,
+// CounterAddCmd, CounterSetCmd, AppendCmd, KeyTtlCmd or ReadCmd, and every watched key valid;
+// otherwise INVALID_ARGUMENT for the whole command and nothing is applied (the server refuses
+// other commands while queueing, as Redis answers EXECABORT). A nested MultiCmd does not even
+// decode. Then, if any watched key's live mod_revision differs from the recorded one (0 = must
+// be absent), the command does nothing and fails with
+// CONFLICT naming the keys (EXEC replies nil). Otherwise the ops apply in order, each seeing the
+// effects of the ones before, each with its own CommandResult (an op that fails does not undo
+// the others: Redis has no rollback). Everything shares one revision, which increments once if
+// anything changed; a key written several times gets a new version each time, all with that
+// mod_revision, and the events come out in op order.
+//
+// WATCH compares mod_revisions (0 = absent), not versions: versions restart at 1 when a key is
+// re-created, mod_revisions never repeat, so a delete and re-create between WATCH and EXEC aborts
+// as it does in Redis. A key that expired in between reads as absent and aborts too.
+struct WatchedKey {
+  std::string key;
+  int64_t mod_revision = 0;  // 0 = the key was absent at WATCH
+};
+struct MultiCmd {
+  std::vector<WatchedKey> watched;
+  std::vector<MultiOp> ops;
+};
+// Proposed by a leader when it takes office (also a single node after a restart), before any
+// ExpireCmd: every lease's deadline becomes max(deadline, timestamp + ttl). Changes no revision
+// and emits nothing. -> std::monostate.
+struct LeaseRefreshCmd {};
 
 // The order of alternatives is the wire op code: append only.
 using CommandBody =
     std::variant<PutCmd, DeleteCmd, MultiPutCmd, MultiDeleteCmd, ClearCmd, ExpireCmd,
                  CounterAddCmd, CounterSetCmd, LeaseGrantCmd, LeaseKeepAliveCmd, LeaseRevokeCmd,
                  LockAcquireCmd, LockReleaseCmd, CampaignCmd, ResignCmd, ProclaimCmd, TxnCmd,
-                 CompactCmd>;
+                 CompactCmd, AppendCmd, KeyTtlCmd, ReadCmd, MultiCmd, LeaseRefreshCmd>;
+
+// One queued command of a MultiCmd.
+struct MultiOp {
+  CommandBody body;
+};
 
 struct Command {
   int64_t timestamp_ms = 0;
@@ -104,6 +181,9 @@ struct Command {
 std::string encode_command(const Command& command);
 // INVALID_ARGUMENT naming what was wrong for truncated, unknown or malformed input.
 Result<Command> decode_command(std::string_view bytes);
+
+// The alternative's name without "Cmd" ("Put", "KeyTtl", ...), for messages.
+std::string_view command_name(const CommandBody& body);
 
 // --- Results ---
 
@@ -123,11 +203,32 @@ struct RevisionResult {
 };
 using MultiPutResult = std::vector<Result<PutResult>>;
 using MultiDeleteResult = std::vector<Result<DeleteResult>>;
+struct AppendResult {
+  int64_t length = 0;  // of the value after the append
+  int64_t version = 0;
+  int64_t revision = 0;
+};
+// KeyTtlCmd: whether the key's expiry changed (or the key was deleted).
+struct ChangedResult {
+  bool changed = false;
+  int64_t revision = 0;  // of the change; the current revision if nothing changed
+};
+struct ReadResult {
+  std::vector<std::optional<KeyValue>> values;  // one per key, nullopt when absent
+};
+struct CommandResult;
+struct MultiResult {
+  // One per op, in order, each as that command would have answered on its own at that point
+  // ("nothing changed" results carry the revision before the MultiCmd).
+  std::vector<CommandResult> results;
+  int64_t revision = 0;  // every change carries this; the current revision if none
+};
 
 using ResultBody =
     std::variant<std::monostate, PutResult, DeleteResult, MultiPutResult, MultiDeleteResult,
                  ClearResult, ExpireResult, CounterResult, LeaseGrant, KeepAliveResult,
-                 RevokeResult, TokenResult, RevisionResult, CampaignResult, TxnResult>;
+                 RevokeResult, TokenResult, RevisionResult, CampaignResult, TxnResult,
+                 AppendResult, ChangedResult, ReadResult, MultiResult>;
 
 struct CommandResult {
   Status status;

@@ -15,7 +15,13 @@ bool in_range(std::string_view key, const KeyRange& range) {
 
 Keyspace::~Keyspace() { clear(); }
 
+void Keyspace::release_superseded() {
+  for (Record* r : superseded_) free_record(r);
+  superseded_.clear();
+}
+
 void Keyspace::clear() {
+  release_superseded();
   for (const Entry& e : live_) free_record(e.record);
   live_.clear();
   for (auto& [key, versions] : history_) {
@@ -45,7 +51,11 @@ const Record* Keyspace::install(RecordPtr record) {
   if (inserted) return nullptr;
   Record* old = it->record;
   it->record = fresh;
-  push_history(fresh->key(), Version{old->mod_revision(), old});
+  if (old->mod_revision() == fresh->mod_revision()) {
+    superseded_.push_back(old);  // never visible: its revision ends with `fresh`
+  } else {
+    push_history(fresh->key(), Version{old->mod_revision(), old});
+  }
   return old;
 }
 
@@ -54,7 +64,18 @@ const Record* Keyspace::remove(std::string_view key, int64_t revision) {
   if (it == live_.end()) return nullptr;
   Record* old = it->record;
   live_.erase(it);
-  push_history(old->key(), Version{old->mod_revision(), old});
+  if (old->mod_revision() != revision) {
+    push_history(old->key(), Version{old->mod_revision(), old});
+  } else {
+    superseded_.push_back(old);  // made and removed in this revision: never visible
+    // A deletion earlier in this revision (delete, re-create, delete) already marks it.
+    auto h = history_.find(old->key());
+    if (h != history_.end() && !h->second.empty() && h->second.back().revision == revision &&
+        h->second.back().record == nullptr) {
+      return old;
+    }
+  }
+  // Kept even when no earlier version exists: it records that the key changed at `revision`.
   push_history(old->key(), Version{revision, nullptr});
   return old;
 }

@@ -2,7 +2,15 @@
 // and, for reads at older revisions, the versions they superseded until compaction drops them.
 //
 // It knows nothing of expiry, leases or indexes: the state machine decides what to store and
-// keeps those in step. Pointers it returns stay valid until the next compact() or destruction.
+// keeps those in step. Pointers it returns stay valid until the next compact(),
+// release_superseded() or destruction.
+//
+// One revision may write a key several times (a transaction or MULTI writing the same key
+// twice). Only the state at the end of a revision is visible to reads at that revision, so a
+// version replaced within the revision that made it never enters history: it is parked until
+// release_superseded() (the state machine calls it after each command, when its events have
+// been built). History thus holds at most one record per key and revision, in increasing
+// revision order, followed at most once by a deletion marker at the same revision.
 #pragma once
 
 #include <cstdint>
@@ -36,11 +44,15 @@ class Keyspace {
   const Record* find(std::string_view key) const;
 
   // Makes `record` the latest version of its key. Returns the version it replaced (kept as
-  // history) or nullptr.
+  // history, or parked when it was made at record's mod_revision) or nullptr.
   const Record* install(RecordPtr record);
 
-  // Deletes `key` at `revision`. Returns the removed version (kept as history) or nullptr.
+  // Deletes `key` at `revision`. Returns the removed version (kept as history, or parked when it
+  // was made at `revision`) or nullptr.
   const Record* remove(std::string_view key, int64_t revision);
+
+  // Frees the versions replaced within the revision that made them.
+  void release_superseded();
 
   // The version of `key` current as of `revision`, or nullptr if the key was absent then.
   // Only meaningful for revisions not compacted away.
@@ -86,6 +98,7 @@ class Keyspace {
   absl::btree_set<Entry, EntryLess> live_;
   History history_;
   size_t history_versions_ = 0;
+  std::vector<Record*> superseded_;  // see release_superseded()
 };
 
 }  // namespace dkv::core

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "core/counter.h"
@@ -22,6 +24,25 @@ Status validate_key(std::string_view key) {
   if (key.empty()) return invalid("key must not be empty");
   return Status();
 }
+
+// now + ms as a deadline; nullopt when it does not fit in int64.
+std::optional<int64_t> deadline_after(int64_t now, int64_t ms) {
+  int64_t deadline;
+  if (__builtin_add_overflow(now, ms, &deadline)) return std::nullopt;
+  return deadline;
+}
+
+Status ttl_overflow(int64_t ttl_ms, int64_t now) {
+  return invalid("ttl " + std::to_string(ttl_ms) + " ms from " + std::to_string(now) +
+                 " overflows int64");
+}
+
+template <typename T>
+constexpr bool kAllowedInMulti =
+    std::is_same_v<T, PutCmd> || std::is_same_v<T, DeleteCmd> || std::is_same_v<T, MultiPutCmd> ||
+    std::is_same_v<T, MultiDeleteCmd> || std::is_same_v<T, ClearCmd> ||
+    std::is_same_v<T, CounterAddCmd> || std::is_same_v<T, CounterSetCmd> ||
+    std::is_same_v<T, AppendCmd> || std::is_same_v<T, KeyTtlCmd> || std::is_same_v<T, ReadCmd>;
 
 }  // namespace
 
@@ -52,6 +73,12 @@ bool StateMachine::alive(const Record& record, int64_t now) const {
 const Record* StateMachine::live(std::string_view key, int64_t now) const {
   const Record* r = keys_.find(key);
   return (r != nullptr && alive(*r, now)) ? r : nullptr;
+}
+
+std::optional<KeyValue> StateMachine::live_value(std::string_view key, int64_t now) const {
+  const Record* r = live(key, now);
+  if (r == nullptr) return std::nullopt;
+  return r->to_key_value(now);
 }
 
 Status StateMachine::check_fence(const std::optional<Fence>& fence, int64_t now) const {
@@ -90,6 +117,8 @@ CommandResult StateMachine::apply(const Command& command, std::vector<Event>* ev
   w.events = events;
   CommandResult result = std::visit([&](const auto& body) { return on(w, body); }, command.body);
   if (w.changed) revision_ = w.revision;
+  // The command's events are built: versions it replaced within its own revision can go.
+  keys_.release_superseded();
   return result;
 }
 
@@ -99,16 +128,31 @@ Status StateMachine::check_put(std::string_view key, const PutOptions& o, int64_
   if (Status s = validate_key(key); !s.ok()) return s;
   if (o.ttl_ms < 0) return invalid("ttl must not be negative, got " + std::to_string(o.ttl_ms));
   if (o.lease < 0) return invalid("lease id must not be negative");
+  if (o.expires_at_ms < 0) {
+    return invalid("expires_at must not be negative, got " + std::to_string(o.expires_at_ms));
+  }
   if (o.ttl_ms > 0 && o.lease != 0) return invalid("ttl and lease are mutually exclusive");
   if (o.keep_ttl && o.ttl_ms > 0) return invalid("keep_ttl and ttl are mutually exclusive");
   // A key expires by its own deadline or its lease's, never both.
   if (o.keep_ttl && o.lease != 0) return invalid("keep_ttl and lease are mutually exclusive");
+  if (o.expires_at_ms != 0) {
+    if (o.ttl_ms > 0) return invalid("expires_at and ttl are mutually exclusive");
+    if (o.keep_ttl) return invalid("expires_at and keep_ttl are mutually exclusive");
+    if (o.lease != 0) return invalid("expires_at and lease are mutually exclusive");
+  }
+  if (o.ttl_ms > 0 && !deadline_after(now, o.ttl_ms)) return ttl_overflow(o.ttl_ms, now);
   if (o.if_absent && o.if_match) return invalid("if_absent and if_match are mutually exclusive");
+  if (o.if_absent && o.if_exists) {
+    return invalid("if_absent and if_exists are mutually exclusive");
+  }
   if (Status s = check_fence(o.fence, now); !s.ok()) return s;
   const Record* current = live(key, now);
   if (o.if_absent && current != nullptr) {
     return Status(Code::kConflict, "key " + quoted(key) + " exists (version " +
                                        std::to_string(current->version()) + ")");
+  }
+  if (o.if_exists && current == nullptr) {
+    return Status(Code::kConflict, "key " + quoted(key) + " does not exist");
   }
   if (o.if_match) {
     int64_t version = current == nullptr ? 0 : current->version();
@@ -126,6 +170,8 @@ Status StateMachine::check_put(std::string_view key, const PutOptions& o, int64_
 
 PutResult StateMachine::do_put(Write& w, std::string_view key, std::string_view value,
                                const PutOptions& o) {
+  PutResult result;
+  if (o.prev_kv) result.prev = live_value(key, w.now);
   reap(w, key);
   const Record* old = keys_.find(key);
   RecordMeta m;
@@ -143,9 +189,16 @@ PutResult StateMachine::do_put(Write& w, std::string_view key, std::string_view 
     m.created_at_ms = w.now;
   }
   if (o.ttl_ms > 0) m.expires_at_ms = w.now + o.ttl_ms;
+  if (o.expires_at_ms != 0) m.expires_at_ms = o.expires_at_ms;
   m.lease = o.lease;
-  store(w, Record::create(key, value, m, o.entity, o.content_type, o.labels), old);
-  return PutResult{m.version, w.revision};
+  const Record* fresh =
+      store(w, Record::create(key, value, m, o.entity, o.content_type, o.labels), old);
+  // Expired on arrival (Redis SET ... EXAT in the past): written, then gone at once, so that no
+  // record lingers for the leader's ExpireCmd.
+  if (m.expires_at_ms != 0 && m.expires_at_ms <= w.now) erase(w, *fresh, EventType::kExpire);
+  result.version = m.version;
+  result.revision = w.revision;
+  return result;
 }
 
 Status StateMachine::check_delete(std::string_view key, const DeleteOptions& o,
@@ -164,11 +217,26 @@ Status StateMachine::check_delete(std::string_view key, const DeleteOptions& o,
   return Status();
 }
 
-DeleteResult StateMachine::do_delete(Write& w, std::string_view key) {
+DeleteResult StateMachine::do_delete(Write& w, std::string_view key, bool prev_kv) {
   const Record* current = live(key, w.now);
-  if (current == nullptr) return DeleteResult{false, revision_};
+  if (current == nullptr) return DeleteResult{false, revision_, std::nullopt};
+  DeleteResult result{true, w.revision, std::nullopt};
+  if (prev_kv) result.prev = current->to_key_value(w.now);
   erase(w, *current, EventType::kDelete);
-  return DeleteResult{true, w.revision};
+  return result;
+}
+
+const Record* StateMachine::update(Write& w, const Record& old, std::string_view value,
+                                   int64_t expires_at_ms) {
+  RecordMeta m = old.meta();
+  m.version += 1;
+  m.mod_revision = w.revision;
+  m.updated_at_ms = w.now;
+  m.expires_at_ms = expires_at_ms;
+  if (expires_at_ms != 0) m.lease = 0;  // an expiry of its own detaches a key from its lease
+  return store(w, Record::create(old.key(), value, m, old.entity(), old.content_type(),
+                                 old.labels()),
+               &old);
 }
 
 void StateMachine::attach(const Record& r) {
@@ -243,13 +311,24 @@ void StateMachine::reap(Write& w, std::string_view key) {
 }
 
 CommandResult StateMachine::on(Write& w, const PutCmd& c) {
-  if (Status s = check_put(c.key, c.options, w.now); !s.ok()) return s;
+  if (Status s = check_put(c.key, c.options, w.now); !s.ok()) {
+    if (s.code() != Code::kConflict || !c.options.prev_kv) return s;
+    // Redis SET ... NX GET answers the existing value even though nothing was written.
+    CommandResult r(std::move(s));
+    r.body = PutResult{0, revision_, live_value(c.key, w.now)};
+    return r;
+  }
   return do_put(w, c.key, c.value, c.options);
 }
 
 CommandResult StateMachine::on(Write& w, const DeleteCmd& c) {
-  if (Status s = check_delete(c.key, c.options, w.now); !s.ok()) return s;
-  return do_delete(w, c.key);
+  if (Status s = check_delete(c.key, c.options, w.now); !s.ok()) {
+    if (s.code() != Code::kConflict || !c.options.prev_kv) return s;
+    CommandResult r(std::move(s));
+    r.body = DeleteResult{false, revision_, live_value(c.key, w.now)};
+    return r;
+  }
+  return do_delete(w, c.key, c.options.prev_kv);
 }
 
 CommandResult StateMachine::on(Write& w, const MultiPutCmd& c) {
@@ -349,34 +428,140 @@ CommandResult StateMachine::on(Write& w, const CounterAddCmd& c) {
                       (o.min ? std::to_string(*o.min) : std::string("-inf")) + ", " +
                       (o.max ? std::to_string(*o.max) : std::string("+inf")) + "]");
   }
-  // An add updates the counter in place: expiry, lease and labels stay as they were.
-  reap(w, c.key);
-  const Record* old = keys_.find(c.key);
-  RecordMeta m;
-  m.mod_revision = w.revision;
-  m.updated_at_ms = w.now;
-  std::string entity, content_type;
-  Labels labels;
-  if (old != nullptr) {
-    RecordMeta prev = old->meta();
-    m.version = prev.version + 1;
-    m.create_revision = prev.create_revision;
-    m.created_at_ms = prev.created_at_ms;
-    m.expires_at_ms = prev.expires_at_ms;
-    m.lease = prev.lease;
-    if (old->has_ext()) {
-      entity = old->entity();
-      content_type = old->content_type();
-      labels = old->labels();
-    }
+  if (current == nullptr && o.ttl_ms > 0 && !deadline_after(w.now, o.ttl_ms)) {
+    return ttl_overflow(o.ttl_ms, w.now);
+  }
+  // An add updates the counter in place (like Redis INCR): expiry, lease, entity, content type
+  // and labels stay as they were.
+  const std::string text = std::to_string(next);
+  if (current != nullptr) {
+    update(w, *current, text, current->expires_at_ms());
   } else {
+    reap(w, c.key);
+    RecordMeta m;
     m.version = 1;
     m.create_revision = w.revision;
+    m.mod_revision = w.revision;
     m.created_at_ms = w.now;
+    m.updated_at_ms = w.now;
     if (o.ttl_ms > 0) m.expires_at_ms = w.now + o.ttl_ms;
+    store(w, Record::create(c.key, text, m, {}, {}, {}), nullptr);
   }
-  store(w, Record::create(c.key, std::to_string(next), m, entity, content_type, labels), old);
   return CounterResult{previous, next, w.revision};
+}
+
+// --- Redis string commands ---
+
+CommandResult StateMachine::on(Write& w, const AppendCmd& c) {
+  if (Status s = validate_key(c.key); !s.ok()) return s;
+  const Record* r;
+  if (const Record* current = live(c.key, w.now)) {
+    std::string value(current->value());
+    value += c.suffix;
+    r = update(w, *current, value, current->expires_at_ms());
+  } else {
+    reap(w, c.key);
+    RecordMeta m;
+    m.version = 1;
+    m.create_revision = w.revision;
+    m.mod_revision = w.revision;
+    m.created_at_ms = w.now;
+    m.updated_at_ms = w.now;
+    r = store(w, Record::create(c.key, c.suffix, m, {}, {}, {}), nullptr);
+  }
+  return AppendResult{static_cast<int64_t>(r->value().size()), r->version(), w.revision};
+}
+
+CommandResult StateMachine::on(Write& w, const KeyTtlCmd& c) {
+  using Mode = KeyTtlCmd::Mode;
+  using Cond = KeyTtlCmd::Cond;
+  if (Status s = validate_key(c.key); !s.ok()) return s;
+  if (c.mode > Mode::kPersist || c.cond > Cond::kLt) return invalid("unknown ttl mode or condition");
+  if (c.mode == Mode::kPersist && c.cond != Cond::kAlways) {
+    return invalid("persist takes no condition");
+  }
+  int64_t when = c.ms;  // the new deadline, for kExpireIn and kExpireAt
+  if (c.mode == Mode::kExpireIn) {
+    std::optional<int64_t> deadline = deadline_after(w.now, c.ms);
+    if (!deadline) {
+      return invalid("expire time " + std::to_string(c.ms) + " ms from " + std::to_string(w.now) +
+                     " overflows int64");
+    }
+    when = *deadline;
+  }
+  const ChangedResult unchanged{false, revision_};
+  const Record* r = live(c.key, w.now);
+  if (r == nullptr) return unchanged;
+  const int64_t current = r->expires_at_ms();  // 0 = none, i.e. infinite
+  if (c.mode == Mode::kPersist) {
+    if (current == 0) return unchanged;
+    update(w, *r, r->value(), 0);
+    return ChangedResult{true, w.revision};
+  }
+  switch (c.cond) {
+    case Cond::kAlways: break;
+    case Cond::kNx:
+      if (current != 0) return unchanged;
+      break;
+    case Cond::kXx:
+      if (current == 0) return unchanged;
+      break;
+    case Cond::kGt:
+      if (current == 0 || when <= current) return unchanged;
+      break;
+    case Cond::kLt:
+      if (current != 0 && when >= current) return unchanged;
+      break;
+  }
+  if (when <= w.now) {
+    erase(w, *r, EventType::kDelete);
+    return ChangedResult{true, w.revision};
+  }
+  update(w, *r, r->value(), when);
+  return ChangedResult{true, w.revision};
+}
+
+CommandResult StateMachine::on(Write& w, const ReadCmd& c) {
+  for (const std::string& key : c.keys) {
+    if (Status s = validate_key(key); !s.ok()) return s;
+  }
+  ReadResult result;
+  result.values.reserve(c.keys.size());
+  for (const std::string& key : c.keys) result.values.push_back(live_value(key, w.now));
+  return result;
+}
+
+CommandResult StateMachine::on(Write& w, const MultiCmd& c) {
+  for (size_t i = 0; i < c.ops.size(); ++i) {
+    const bool allowed = std::visit(
+        [](const auto& body) { return kAllowedInMulti<std::decay_t<decltype(body)>>; },
+        c.ops[i].body);
+    if (!allowed) {
+      return invalid("multi op " + std::to_string(i) + " (" +
+                     std::string(command_name(c.ops[i].body)) + ") is not allowed in a multi");
+    }
+  }
+  std::vector<std::string> conflicts;
+  for (const WatchedKey& watched : c.watched) {
+    if (Status s = validate_key(watched.key); !s.ok()) return s;
+    const Record* r = live(watched.key, w.now);
+    if ((r == nullptr ? 0 : r->mod_revision()) != watched.mod_revision &&
+        std::find(conflicts.begin(), conflicts.end(), watched.key) == conflicts.end()) {
+      conflicts.push_back(watched.key);
+    }
+  }
+  if (!conflicts.empty()) {
+    std::string message = "multi aborted: watched keys changed:";
+    for (const std::string& key : conflicts) message += " " + quoted(key);
+    return Status(Code::kConflict, std::move(message));
+  }
+  MultiResult result;
+  result.results.reserve(c.ops.size());
+  for (const MultiOp& op : c.ops) {
+    result.results.push_back(std::visit([&](const auto& body) { return on(w, body); }, op.body));
+  }
+  result.revision = w.changed ? w.revision : revision_;
+  return result;
 }
 
 CommandResult StateMachine::on(Write& w, const CounterSetCmd& c) {
@@ -413,6 +598,18 @@ CommandResult StateMachine::on(Write& w, const LeaseKeepAliveCmd& c) {
   lease->deadline_ms = w.now + lease->ttl_ms;
   lease_wheel_.schedule(lease, lease->deadline_ms);
   return KeepAliveResult{lease->ttl_ms};
+}
+
+CommandResult StateMachine::on(Write& w, const LeaseRefreshCmd&) {
+  for (auto& [id, lease] : leases_) {
+    const int64_t deadline =
+        deadline_after(w.now, lease->ttl_ms).value_or(std::numeric_limits<int64_t>::max());
+    if (deadline > lease->deadline_ms) {
+      lease->deadline_ms = deadline;
+      lease_wheel_.schedule(lease.get(), deadline);
+    }
+  }
+  return CommandResult();
 }
 
 CommandResult StateMachine::on(Write& w, const LeaseRevokeCmd& c) {

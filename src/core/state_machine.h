@@ -16,6 +16,20 @@
 // Reads take `now_ms` from the caller (the local clock of the node serving them): a key whose
 // expiry, or whose lease's deadline, is at or before now_ms is absent to every read at once, even
 // before the leader's expire command removes it.
+//
+// Leases across leader changes: a lease's deadline is only extended by keep-alives, which only a
+// leader receives. So that no lease ends earlier than promised because no leader was around to
+// hear them (an election, or a restart of a single node), every new leader proposes a
+// LeaseRefreshCmd before any ExpireCmd: each lease's deadline becomes
+// max(deadline, timestamp + ttl), as etcd's lessor does on promotion. This includes leases whose
+// deadline had already passed but which were not yet revoked: their keys, locks and elections
+// become live again, as in etcd. Holders must rely on fencing tokens, never on timing alone.
+//
+// Redis semantics: SET (PutOptions if_absent/if_exists/keep_ttl/expires_at_ms/prev_kv), GETDEL
+// (DeleteOptions::prev_kv), APPEND (AppendCmd), INCR & co (CounterAddCmd: WRONG_TYPE for a
+// non-integer value, OVERFLOW past int64, keeps expiry, lease and labels), EXPIRE & co and
+// PERSIST (KeyTtlCmd), MULTI/EXEC with WATCH (MultiCmd with ReadCmd for reads): each one
+// replicated command, see command.h.
 #pragma once
 
 #include <cstdint>
@@ -125,6 +139,7 @@ class StateMachine {
   bool lease_alive(int64_t id, int64_t now) const;
   bool alive(const Record& record, int64_t now) const;
   const Record* live(std::string_view key, int64_t now) const;
+  std::optional<KeyValue> live_value(std::string_view key, int64_t now) const;
   Status check_fence(const std::optional<Fence>& fence, int64_t now) const;
   // OK when a read at an older `revision` can be served: not in the future, not compacted.
   Status check_past_revision(int64_t revision) const;
@@ -134,7 +149,11 @@ class StateMachine {
   PutResult do_put(Write& w, std::string_view key, std::string_view value,
                    const PutOptions& options);
   Status check_delete(std::string_view key, const DeleteOptions& options, int64_t now) const;
-  DeleteResult do_delete(Write& w, std::string_view key);
+  DeleteResult do_delete(Write& w, std::string_view key, bool prev_kv = false);
+  // Stores a new version of the live record `old` with `value` and `expires_at_ms`, keeping its
+  // lease, entity, content type, labels and creation (new version, mod_revision, updated_at).
+  const Record* update(Write& w, const Record& old, std::string_view value,
+                       int64_t expires_at_ms);
   // Stores a new version; `old` is the live version it replaces (may be null).
   const Record* store(Write& w, RecordPtr record, const Record* old);
   void erase(Write& w, const Record& record, EventType type);
@@ -177,6 +196,11 @@ class StateMachine {
   CommandResult on(Write& w, const ProclaimCmd& c);
   CommandResult on(Write& w, const TxnCmd& c);
   CommandResult on(Write& w, const CompactCmd& c);
+  CommandResult on(Write& w, const AppendCmd& c);
+  CommandResult on(Write& w, const KeyTtlCmd& c);
+  CommandResult on(Write& w, const ReadCmd& c);
+  CommandResult on(Write& w, const MultiCmd& c);
+  CommandResult on(Write& w, const LeaseRefreshCmd& c);
 
   void reset();
   void rebuild_derived();  // timers, lease attachments, label index (after restore)

@@ -129,6 +129,9 @@ class Raft {
   uint64_t applied_index() const { return log_.applied(); }
   uint64_t first_index() const { return log_.first_index(); }
   uint64_t last_index() const { return log_.last_index(); }
+  // Whether the commit index has reached an entry of the current term: until then a new
+  // leader's commit index may lag what an earlier leader acknowledged (section 6.4 of the thesis).
+  bool committed_in_current_term() const;
   const ConfState& conf() const { return conf_; }
   const RaftLog& log() const { return log_; }
   bool is_learner() const;
@@ -170,7 +173,6 @@ class Raft {
   void handle_append_response(const Message& m);
   void handle_heartbeat_response(const Message& m);
   void handle_snapshot_response(const Message& m);
-  bool committed_in_current_term() const;
   void release_pending_reads();
   void answer_read(NodeId requester, uint64_t index, std::string context);
   void abort_transfer();

@@ -35,6 +35,7 @@ class RequestParser {
   // bytes (possibly 0) were absorbed into the parser's state and must be dropped too; call again
   // with more data. On kError, error() says what was wrong in Redis words
   // ("Protocol error: invalid bulk length"); the connection should reply with it and close.
+  // An error sticks: later calls return kError until reset().
   Status parse(std::string_view input, std::vector<std::string>* args, size_t* consumed);
 
   const std::string& error() const { return error_; }
@@ -43,10 +44,17 @@ class RequestParser {
  private:
   Limits limits_;
   std::string error_;
+  Status fail(std::string message);
+
   // Resumable state: the array being read and how far it got.
   int64_t expected_args_ = -1;  // -1: at the start of a request
-  int64_t bulk_len_ = -1;       // -1: expecting a "$<len>" header next
-  std::vector<std::string> partial_;
+  // -1: expecting a "$<len>" header next. >= 0: the header was read, partial_.back() holds the
+  // payload so far, and this many payload bytes (then CRLF) are still to come.
+  int64_t bulk_len_ = -1;
+  std::vector<std::string> partial_;  // the arguments read so far
+  // Bytes at the front of the input already searched for the end of an unfinished line, so a
+  // line arriving a byte at a time is not rescanned from its start on every call.
+  size_t scanned_ = 0;
 };
 
 // Client side: replies (and RESP3 pushes) of any type.
@@ -65,13 +73,21 @@ class ReplyParser {
  private:
   struct Frame {
     Value value;
-    int64_t remaining = 0;  // elements still to read into value.elements
+    int64_t remaining = 0;   // elements still to read into value.elements
+    bool attribute = false;  // a "|" attribute: dropped when complete, the next value is kept
   };
+  Status fail(std::string message);
+  // Hands a complete value to the innermost open aggregate, closing those it completes. True when
+  // it completed the top-level reply, which is then in *out.
+  bool complete(Value v, Value* out);
+
   Limits limits_;
   std::string error_;
   std::vector<Frame> stack_;  // open aggregates, outermost first
   int64_t bulk_len_ = -1;     // >= 0: waiting for that many bytes of a bulk/verbatim/blob error
   Type bulk_type_ = Type::kBulkString;
+  std::string bulk_;          // the payload of that bulk so far (copied as it arrives)
+  size_t scanned_ = 0;        // as in RequestParser
 };
 
 }  // namespace dkv::resp

@@ -36,6 +36,7 @@ class Writer {
   void boolean(bool b);
   void number(double d);  // RESP3 ",3.14" ("inf", "-inf", "nan"); RESP2 bulk string
   void verbatim(std::string_view format, std::string_view text);  // format: "txt" or "mkd"
+  void big_number(std::string_view digits);  // RESP3 "(12345678901234567890"; RESP2 bulk string
 
   // Raw bytes, already encoded.
   void raw(std::string_view bytes) { out_->append(bytes); }

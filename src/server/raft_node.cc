@@ -123,6 +123,7 @@ void RaftNode::finish(const raft::Ready& rd, bool apply_too) {
   for (const raft::Message& m : rd.messages) transport_.send(m);
   if (apply_too) apply(rd);
   raft_.advance(rd);
+  if (applier_.advanced) applier_.advanced();
   schedule_pump();
 }
 

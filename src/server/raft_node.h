@@ -46,6 +46,9 @@ struct RaftApplier {
   std::function<void(const raft::ConfChange&, const raft::ConfState&)> conf_changed;
   // Leader or role changed.
   std::function<void(const raft::SoftState&)> role_changed;
+  // A Ready was acknowledged: Raft's applied index now equals applied_index(), so this is when
+  // the host may snapshot its state machine and compact the log (Raft::compact).
+  std::function<void()> advanced;
 };
 
 class RaftNode {

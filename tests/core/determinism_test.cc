@@ -56,6 +56,10 @@ void pr(Out& o, const TokenResult& r);
 void pr(Out& o, const RevisionResult& r);
 void pr(Out& o, const CampaignResult& r);
 void pr(Out& o, const TxnResult& r);
+void pr(Out& o, const AppendResult& r);
+void pr(Out& o, const ChangedResult& r);
+void pr(Out& o, const ReadResult& r);
+void pr(Out& o, const MultiResult& r);
 void pr(Out& o, const std::monostate&);
 void pr(Out& o, const CommandResult& r);
 void pr(Out& o, const Event& e);
@@ -156,9 +160,15 @@ void pr(Out& o, const KeyValue& kv) {
   pr(o, kv.labels);
   o << "}";
 }
-void pr(Out& o, const PutResult& r) { o << "Put{" << r.version << " @" << r.revision << "}"; }
+void pr(Out& o, const PutResult& r) {
+  o << "Put{" << r.version << " @" << r.revision << " prev=";
+  pr(o, r.prev);
+  o << "}";
+}
 void pr(Out& o, const DeleteResult& r) {
-  o << "Delete{" << r.deleted << " @" << r.revision << "}";
+  o << "Delete{" << r.deleted << " @" << r.revision << " prev=";
+  pr(o, r.prev);
+  o << "}";
 }
 void pr(Out& o, const ClearResult& r) { o << "Clear{" << r.deleted << " @" << r.revision << "}"; }
 void pr(Out& o, const ExpireResult& r) {
@@ -180,6 +190,22 @@ void pr(Out& o, const CampaignResult& r) {
 void pr(Out& o, const TxnResult& r) {
   o << "Txn{@" << r.revision << " versions=";
   pr(o, r.versions);
+  o << "}";
+}
+void pr(Out& o, const AppendResult& r) {
+  o << "Append{len=" << r.length << " ver=" << r.version << " @" << r.revision << "}";
+}
+void pr(Out& o, const ChangedResult& r) {
+  o << "Changed{" << r.changed << " @" << r.revision << "}";
+}
+void pr(Out& o, const ReadResult& r) {
+  o << "Read{";
+  pr(o, r.values);
+  o << "}";
+}
+void pr(Out& o, const MultiResult& r) {
+  o << "Multi{@" << r.revision << " ";
+  pr(o, r.results);
   o << "}";
 }
 void pr(Out& o, const std::monostate&) { o << "none"; }
@@ -243,6 +269,7 @@ void pr(Out& o, const PutOptions& p) {
   pr(o, p.content_type);
   o << " labels=";
   pr(o, p.labels);
+  o << " if_exists=" << p.if_exists << " exp_at=" << p.expires_at_ms << " prev_kv=" << p.prev_kv;
   o << "}";
 }
 void pr(Out& o, const DeleteOptions& p) {
@@ -250,7 +277,7 @@ void pr(Out& o, const DeleteOptions& p) {
   pr(o, p.if_match);
   o << " fence=";
   pr(o, p.fence);
-  o << "}";
+  o << " prev_kv=" << p.prev_kv << "}";
 }
 void pr(Out& o, const CounterOptions& p) {
   o << "{min=";
@@ -375,6 +402,36 @@ struct CommandPrinter {
     pr(o, c.txn);
   }
   void operator()(const CompactCmd& c) { o << "Compact " << c.revision; }
+  void operator()(const AppendCmd& c) {
+    o << "Append ";
+    pr(o, c.key);
+    o << " ";
+    pr(o, c.suffix);
+  }
+  void operator()(const KeyTtlCmd& c) {
+    o << "KeyTtl ";
+    pr(o, c.key);
+    o << " mode=" << static_cast<int>(c.mode) << " ms=" << c.ms
+      << " cond=" << static_cast<int>(c.cond);
+  }
+  void operator()(const ReadCmd& c) {
+    o << "Read ";
+    pr(o, c.keys);
+  }
+  void operator()(const MultiCmd& c) {
+    o << "Multi watched=[";
+    for (const WatchedKey& k : c.watched) {
+      pr(o, k.key);
+      o << "@" << k.mod_revision << " ";
+    }
+    o << "] ops=[";
+    for (const MultiOp& op : c.ops) {
+      std::visit(*this, op.body);
+      o << "; ";
+    }
+    o << "]";
+  }
+  void operator()(const LeaseRefreshCmd&) { o << "LeaseRefresh"; }
 };
 
 void pr(Out& o, const Command& c) {
@@ -416,47 +473,23 @@ class Workload {
   Command next() {
     Command c;
     c.timestamp_ms = now_;
-    int kind = pick(100);
+    int kind = pick(120);
     if (kind < 18) {
-      std::string k = key();
-      std::string v = value();
-      c.body = PutCmd{k, v, put_options(k)};
+      c.body = put_cmd();
     } else if (kind < 24) {
       c.body = DeleteCmd{key(), delete_options()};
     } else if (kind < 28) {
-      MultiPutCmd m;
-      for (int i = 0, n = 1 + pick(4); i < n; ++i) {
-        std::string k = chance(5) ? std::string() : key();
-        std::string v = value();
-        m.items.push_back(PutItem{k, v, put_options(k)});
-      }
-      c.body = std::move(m);
+      c.body = multi_put();
     } else if (kind < 31) {
-      MultiDeleteCmd m;
-      for (int i = 0, n = 1 + pick(4); i < n; ++i) {
-        m.keys.push_back(chance(5) ? std::string() : key());
-      }
-      c.body = std::move(m);
+      c.body = multi_delete();
     } else if (kind < 33) {
       c.body = ClearCmd{one_of(kPrefixes)};
     } else if (kind < 40) {
       c.body = expire();
     } else if (kind < 47) {
-      CounterAddCmd a;
-      a.key = counter_key();
-      a.delta = chance(3) ? (chance(2) ? std::numeric_limits<int64_t>::max()
-                                       : std::numeric_limits<int64_t>::min())
-                          : range(-10, 10);
-      if (chance(30)) a.options.min = range(-20, 5);
-      if (chance(30)) a.options.max = range(-5, 20);
-      if (chance(30)) a.options.ttl_ms = chance(5) ? -1 : range(1, 2000);
-      c.body = std::move(a);
+      c.body = counter_add();
     } else if (kind < 51) {
-      CounterSetCmd s;
-      s.key = counter_key();
-      s.value = chance(5) ? std::numeric_limits<int64_t>::min() : range(-50, 50);
-      s.ttl_ms = chance(30) ? (chance(5) ? -1 : range(1, 2000)) : 0;
-      c.body = std::move(s);
+      c.body = counter_set();
     } else if (kind < 56) {
       c.body = LeaseGrantCmd{chance(5) ? -range(0, 5) : chance(50) ? range(100, 3000) : range(5000, 60'000)};
     } else if (kind < 62) {
@@ -478,10 +511,20 @@ class Workload {
       c.body = ProclaimCmd{name, election_token(name), value()};
     } else if (kind < 97) {
       c.body = TxnCmd{txn()};
-    } else {
+    } else if (kind < 100) {
       int64_t lo = ref_->compacted_revision(), hi = ref_->revision();
       int64_t rev = chance(10) ? hi + range(1, 3) : range(std::max<int64_t>(0, lo - 2), hi);
       c.body = CompactCmd{rev};
+    } else if (kind < 105) {
+      c.body = append();
+    } else if (kind < 111) {
+      c.body = key_ttl();
+    } else if (kind < 113) {
+      c.body = read();
+    } else if (kind < 119) {
+      c.body = multi();
+    } else {
+      c.body = LeaseRefreshCmd{};
     }
     return c;
   }
@@ -512,6 +555,104 @@ class Workload {
 
  private:
   std::string key() { return one_of(kKeys); }
+
+  PutCmd put_cmd() {
+    std::string k = key();
+    std::string v = value();
+    PutOptions o = put_options(k);
+    return PutCmd{k, v, std::move(o)};
+  }
+  MultiPutCmd multi_put() {
+    MultiPutCmd m;
+    for (int i = 0, n = 1 + pick(4); i < n; ++i) {
+      std::string k = chance(5) ? std::string() : key();
+      std::string v = value();
+      m.items.push_back(PutItem{k, v, put_options(k)});
+    }
+    return m;
+  }
+  MultiDeleteCmd multi_delete() {
+    MultiDeleteCmd m;
+    for (int i = 0, n = 1 + pick(4); i < n; ++i) {
+      m.keys.push_back(chance(5) ? std::string() : key());
+    }
+    return m;
+  }
+  CounterAddCmd counter_add() {
+    CounterAddCmd a;
+    a.key = counter_key();
+    a.delta = chance(3) ? (chance(2) ? std::numeric_limits<int64_t>::max()
+                                     : std::numeric_limits<int64_t>::min())
+                        : range(-10, 10);
+    if (chance(30)) a.options.min = range(-20, 5);
+    if (chance(30)) a.options.max = range(-5, 20);
+    if (chance(30)) a.options.ttl_ms = chance(5) ? -1 : range(1, 2000);
+    return a;
+  }
+  CounterSetCmd counter_set() {
+    CounterSetCmd s;
+    s.key = counter_key();
+    s.value = chance(5) ? std::numeric_limits<int64_t>::min() : range(-50, 50);
+    s.ttl_ms = chance(30) ? (chance(5) ? -1 : range(1, 2000)) : 0;
+    return s;
+  }
+  AppendCmd append() {
+    std::string k = chance(3) ? std::string() : chance(30) ? counter_key() : key();
+    return AppendCmd{k, chance(30) ? std::to_string(pick(10)) : value()};
+  }
+  KeyTtlCmd key_ttl() {
+    KeyTtlCmd t;
+    t.key = chance(3) ? std::string() : key();
+    t.mode = static_cast<KeyTtlCmd::Mode>(pick(3));
+    switch (t.mode) {
+      case KeyTtlCmd::Mode::kExpireIn:
+        t.ms = chance(15) ? range(-100, 0) : range(1, 3000);
+        if (chance(2)) t.ms = std::numeric_limits<int64_t>::max();
+        break;
+      case KeyTtlCmd::Mode::kExpireAt: t.ms = now_ + range(-500, 3000); break;
+      case KeyTtlCmd::Mode::kPersist: t.ms = 0; break;
+    }
+    t.cond = t.mode == KeyTtlCmd::Mode::kPersist && !chance(5)
+                 ? KeyTtlCmd::Cond::kAlways
+                 : static_cast<KeyTtlCmd::Cond>(pick(5));
+    return t;
+  }
+  ReadCmd read() {
+    ReadCmd r;
+    for (int i = 0, n = pick(4); i < n; ++i) r.keys.push_back(chance(3) ? std::string() : key());
+    return r;
+  }
+  MultiCmd multi() {
+    MultiCmd m;
+    for (int i = 0, n = pick(3); i < n; ++i) {
+      std::string k = key();
+      m.watched.push_back(WatchedKey{k, chance(80) ? current_mod_revision(k) : range(0, 3)});
+    }
+    for (int i = 0, n = pick(6); i < n; ++i) {
+      // Mostly a few keys written several times over, as MULTI; SET; INCR; APPEND would.
+      switch (pick(21)) {
+        case 0: case 1: case 2: case 3: m.ops.push_back({put_cmd()}); break;
+        case 4: m.ops.push_back({DeleteCmd{key(), delete_options()}}); break;
+        case 5: m.ops.push_back({multi_put()}); break;
+        case 6: m.ops.push_back({multi_delete()}); break;
+        case 7:
+          if (chance(30)) m.ops.push_back({ClearCmd{one_of(kPrefixes)}});
+          break;
+        case 8: case 9: case 10: m.ops.push_back({counter_add()}); break;
+        case 11: m.ops.push_back({counter_set()}); break;
+        case 12: case 13: m.ops.push_back({append()}); break;
+        case 14: case 15: m.ops.push_back({key_ttl()}); break;
+        case 16: case 17: case 18: m.ops.push_back({read()}); break;
+        case 19:  // refused: the whole command fails
+          if (chance(20)) m.ops.push_back({LeaseGrantCmd{100}});
+          break;
+        default:  // refused too
+          if (chance(10)) m.ops.push_back({LeaseRefreshCmd{}});
+          break;
+      }
+    }
+    return m;
+  }
   std::string counter_key() { return chance(75) ? (chance(50) ? "c1" : "c2") : key(); }
   std::string value() {
     switch (pick(4)) {
@@ -525,6 +666,10 @@ class Workload {
   int64_t current_version(const std::string& k) {
     Result<KeyValue> kv = ref_->get(k, {}, now_);
     return kv.ok() ? kv->version : 0;
+  }
+  int64_t current_mod_revision(const std::string& k) {
+    Result<KeyValue> kv = ref_->get(k, {}, now_);
+    return kv.ok() ? kv->mod_revision : 0;
   }
 
   int64_t lease_id() {
@@ -567,8 +712,11 @@ class Workload {
       o.ttl_ms = 100;
       o.lease = lease_id();
     }
+    if (t >= 42 && t < 52) o.expires_at_ms = chance(5) ? -range(1, 10) : now_ + range(-500, 2500);
     if (chance(10)) o.keep_ttl = true;
     if (chance(10)) o.if_absent = true;
+    if (chance(8)) o.if_exists = true;
+    if (chance(20)) o.prev_kv = true;
     if (chance(12)) {
       o.if_match = chance(60) ? current_version(k) : range(0, 3);
     }
@@ -588,6 +736,7 @@ class Workload {
     DeleteOptions o;
     if (chance(20)) o.if_match = range(0, 3);
     o.fence = fence();
+    if (chance(30)) o.prev_kv = true;
     return o;
   }
 
@@ -955,7 +1104,8 @@ TEST(DeterminismTest, SnapshotRestoreAndReplayAgree) {
   static const char* const kNames[] = {
       "Put",       "Delete",       "MultiPut",    "MultiDelete", "Clear",      "Expire",
       "CounterAdd", "CounterSet",  "LeaseGrant",  "KeepAlive",   "LeaseRevoke", "LockAcquire",
-      "LockRelease", "Campaign",   "Resign",      "Proclaim",    "Txn",        "Compact"};
+      "LockRelease", "Campaign",   "Resign",      "Proclaim",    "Txn",        "Compact",
+      "Append",    "KeyTtl",       "Read",        "Multi",       "LeaseRefresh"};
   static_assert(std::size(kNames) == Coverage::kKinds);
   const bool verbose = std::getenv("DKV_DETERMINISM_VERBOSE") != nullptr;
   for (size_t k = 0; k < Coverage::kKinds; ++k) {

@@ -418,7 +418,10 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
       CounterAddCmd{"c", -5, {.min = -10, .max = 10, .ttl_ms = 7}}, CounterSetCmd{"c", 9, 3},
       LeaseGrantCmd{100}, LeaseKeepAliveCmd{1}, LeaseRevokeCmd{2}, LockAcquireCmd{"L", 1},
       LockReleaseCmd{"L", 5}, CampaignCmd{"E", 1, "v"}, ResignCmd{"E", 3},
-      ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}};
+      ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}, AppendCmd{"k", "s"},
+      KeyTtlCmd{"k", KeyTtlCmd::Mode::kExpireAt, 5, KeyTtlCmd::Cond::kGt}, ReadCmd{{"a", "b"}},
+      MultiCmd{{{"w", 4}}, {MultiOp{PutCmd{"a", "1", {}}}, MultiOp{ReadCmd{{"a"}}}}},
+      LeaseRefreshCmd{}};
   ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
   for (const CommandBody& body : bodies) {
     Command c{kT0, body};
@@ -481,6 +484,168 @@ TEST_F(MachineTest, RestoreRejectsCorruptSnapshots) {
   EXPECT_EQ(copy.revision(), 0);
   EXPECT_TRUE(copy.restore_snapshot(bytes).ok());
   EXPECT_EQ(copy.get("k", {}, now)->value, "v");
+}
+
+// --- the commands behind Redis's string, expiry and MULTI commands ---
+
+TEST_F(MachineTest, SetOptionsExistsAbsoluteExpiryAndPreviousValue) {
+  EXPECT_EQ(put_code("k", "v", {.if_exists = true}), Code::kConflict);  // SET XX on nothing
+  put("k", "1");
+  PutResult r = put("k", "2", {.if_exists = true, .prev_kv = true});
+  ASSERT_TRUE(r.prev.has_value());
+  EXPECT_EQ(r.prev->value, "1");
+  // SET NX GET on an existing key: nothing written, the old value still answered.
+  CommandResult nx = run(PutCmd{"k", "3", {.if_absent = true, .prev_kv = true}});
+  EXPECT_EQ(nx.status.code(), Code::kConflict);
+  ASSERT_TRUE(std::get<PutResult>(nx.body).prev.has_value());
+  EXPECT_EQ(std::get<PutResult>(nx.body).prev->value, "2");
+  EXPECT_EQ(get("k")->value, "2");
+  // PXAT in the future sets the deadline; at or before now the put succeeds and the key is gone.
+  put("t", "v", {.expires_at_ms = now + 500});
+  EXPECT_EQ(get("t")->ttl_ms, 500);
+  events.clear();
+  put("t", "w", {.expires_at_ms = now});
+  EXPECT_EQ(get("t").code(), Code::kNotFound);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, EventType::kPut);
+  EXPECT_EQ(events[1].type, EventType::kExpire);
+  EXPECT_EQ(events[0].revision, events[1].revision);
+  EXPECT_EQ(put_code("t", "v", {.ttl_ms = 5, .expires_at_ms = now + 9}), Code::kInvalidArgument);
+  EXPECT_EQ(put_code("t", "v", {.expires_at_ms = -1}), Code::kInvalidArgument);
+  // KEEPTTL keeps the key's own deadline.
+  put("e", "1", {.ttl_ms = 1000});
+  now += 400;
+  put("e", "2", {.keep_ttl = true});
+  EXPECT_EQ(get("e")->ttl_ms, 600);
+}
+
+TEST_F(MachineTest, GetDelAnswersTheDeletedValue) {
+  put("k", "v");
+  DeleteResult d = ok<DeleteResult>(DeleteCmd{"k", {.prev_kv = true}});
+  EXPECT_TRUE(d.deleted);
+  ASSERT_TRUE(d.prev.has_value());
+  EXPECT_EQ(d.prev->value, "v");
+  d = ok<DeleteResult>(DeleteCmd{"k", {.prev_kv = true}});
+  EXPECT_FALSE(d.deleted);
+  EXPECT_FALSE(d.prev.has_value());
+}
+
+TEST_F(MachineTest, AppendCreatesOrExtendsKeepingMetadataAndTtl) {
+  AppendResult a = ok<AppendResult>(AppendCmd{"k", "ab"});
+  EXPECT_EQ(a.length, 2);
+  EXPECT_EQ(a.version, 1);
+  put("k", "x", {.ttl_ms = 1000, .entity = "e", .labels = {{"l", "1"}}});
+  a = ok<AppendResult>(AppendCmd{"k", "yz"});
+  EXPECT_EQ(a.length, 3);
+  EXPECT_EQ(a.version, 3);
+  auto kv = get("k");
+  EXPECT_EQ(kv->value, "xyz");
+  EXPECT_EQ(kv->ttl_ms, 1000);
+  EXPECT_EQ(kv->entity, "e");
+  EXPECT_EQ(run(AppendCmd{"", "x"}).status.code(), Code::kInvalidArgument);
+}
+
+TEST_F(MachineTest, KeyTtlFollowsRedisConditions) {
+  using Mode = KeyTtlCmd::Mode;
+  using Cond = KeyTtlCmd::Cond;
+  auto ttl = [&](Mode m, int64_t ms, Cond c = Cond::kAlways) {
+    return ok<ChangedResult>(KeyTtlCmd{"k", m, ms, c}).changed;
+  };
+  EXPECT_FALSE(ttl(Mode::kExpireIn, 100));  // absent key
+  put("k", "v");
+  EXPECT_FALSE(ttl(Mode::kExpireIn, 100, Cond::kXx));  // no expiry yet
+  EXPECT_FALSE(ttl(Mode::kExpireIn, 100, Cond::kGt));  // no expiry counts as infinite
+  EXPECT_TRUE(ttl(Mode::kExpireIn, 100, Cond::kLt));
+  EXPECT_EQ(get("k")->ttl_ms, 100);
+  EXPECT_EQ(get("k")->version, 2);  // a TTL change is a write
+  EXPECT_FALSE(ttl(Mode::kExpireIn, 50, Cond::kNx));
+  EXPECT_FALSE(ttl(Mode::kExpireIn, 50, Cond::kGt));
+  EXPECT_TRUE(ttl(Mode::kExpireIn, 200, Cond::kGt));
+  EXPECT_TRUE(ttl(Mode::kExpireAt, now + 150, Cond::kXx));
+  EXPECT_EQ(get("k")->ttl_ms, 150);
+  EXPECT_TRUE(ttl(Mode::kPersist, 0));
+  EXPECT_EQ(get("k")->ttl_ms, -1);
+  EXPECT_FALSE(ttl(Mode::kPersist, 0));
+  EXPECT_EQ(run(KeyTtlCmd{"k", Mode::kPersist, 0, Cond::kNx}).status.code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(run(KeyTtlCmd{"k", Mode::kExpireIn, std::numeric_limits<int64_t>::max()})
+                .status.code(),
+            Code::kInvalidArgument);
+  // EXPIRE 0 (or negative) deletes at once, as a DELETE.
+  events.clear();
+  EXPECT_TRUE(ttl(Mode::kExpireIn, 0));
+  EXPECT_EQ(get("k").code(), Code::kNotFound);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kDelete);
+}
+
+TEST_F(MachineTest, KeyTtlDetachesALeasedKey) {
+  int64_t lease = grant(1000);
+  put("k", "v", {.lease = lease});
+  EXPECT_FALSE(ok<ChangedResult>(KeyTtlCmd{"k", KeyTtlCmd::Mode::kPersist}).changed);
+  EXPECT_TRUE(ok<ChangedResult>(KeyTtlCmd{"k", KeyTtlCmd::Mode::kExpireIn, 5000}).changed);
+  EXPECT_EQ(get("k")->lease, 0);
+  EXPECT_EQ(get("k")->ttl_ms, 5000);
+  ok<RevokeResult>(LeaseRevokeCmd{lease});
+  EXPECT_TRUE(get("k").ok());  // no longer the lease's
+}
+
+TEST_F(MachineTest, MultiAppliesInOrderInOneRevision) {
+  put("a", "1");
+  MultiCmd m;
+  m.watched = {{"a", 1}, {"b", 0}};
+  m.ops = {MultiOp{PutCmd{"a", "2", {}}}, MultiOp{ReadCmd{{"a", "b"}}},
+           MultiOp{PutCmd{"a", "3", {}}}, MultiOp{CounterAddCmd{"a", 1, {}}},
+           MultiOp{CounterAddCmd{"s", 1, {}}}};
+  MultiResult r = ok<MultiResult>(m);
+  EXPECT_EQ(r.revision, 2);
+  ASSERT_EQ(r.results.size(), 5u);
+  const ReadResult& read = std::get<ReadResult>(r.results[1].body);
+  EXPECT_EQ(read.values[0]->value, "2");  // sees the op before it
+  EXPECT_FALSE(read.values[1].has_value());
+  EXPECT_EQ(std::get<CounterResult>(r.results[3].body).current, 4);
+  EXPECT_EQ(sm.revision(), 2);
+  EXPECT_EQ(get("a")->value, "4");
+  EXPECT_EQ(get("a")->version, 4);  // one new version per write
+  EXPECT_EQ(get("a", 1)->value, "1");  // history before the multi is intact
+  EXPECT_EQ(get("a", 2)->value, "4");
+}
+
+TEST_F(MachineTest, MultiAbortsWhenAWatchedKeyChangedEvenBackToTheSameVersion) {
+  put("a", "1");
+  const int64_t seen = get("a")->mod_revision;
+  ok<DeleteResult>(DeleteCmd{"a", {}});
+  put("a", "1");  // version 1 again, a new mod_revision
+  MultiCmd m;
+  m.watched = {{"a", seen}};
+  m.ops = {MultiOp{PutCmd{"x", "1", {}}}};
+  CommandResult r = run(m);
+  EXPECT_EQ(r.status.code(), Code::kConflict);
+  EXPECT_NE(r.status.message().find("a"), std::string::npos) << r.status.message();
+  EXPECT_EQ(get("x").code(), Code::kNotFound);
+  // Only the commands EXEC may queue are allowed; nothing applies otherwise.
+  m.watched.clear();
+  m.ops.push_back(MultiOp{LeaseGrantCmd{100}});
+  EXPECT_EQ(run(m).status.code(), Code::kInvalidArgument);
+  EXPECT_EQ(get("x").code(), Code::kNotFound);
+}
+
+TEST_F(MachineTest, LeaseRefreshGivesEveryLeaseItsFullTtl) {
+  int64_t a = grant(1000);
+  now += 600;
+  int64_t b = grant(5000);
+  now += 100;  // a has 300 ms left, b 4900
+  run(LeaseRefreshCmd{});
+  EXPECT_EQ(sm.lease_info(a, false, now)->remaining_ms, 1000);
+  EXPECT_EQ(sm.lease_info(b, false, now)->remaining_ms, 5000);
+  EXPECT_EQ(sm.revision(), 0);
+}
+
+TEST_F(MachineTest, CountersKeepTtlAndLabels) {
+  put("c", "5", {.ttl_ms = 1000, .labels = {{"l", "1"}}});
+  ok<CounterResult>(CounterAddCmd{"c", 2, {}});
+  EXPECT_EQ(get("c")->ttl_ms, 1000);
+  EXPECT_EQ(get("c")->labels, (Labels{{"l", "1"}}));
 }
 
 }  // namespace

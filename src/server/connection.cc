@@ -1,0 +1,647 @@
+#include "server/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "server/replica.h"
+#include "server/server.h"
+
+namespace dkv::server {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Redis 7's words for an unknown command, arguments quoted and cut short.
+std::string unknown_command_message(const Args& args) {
+  std::string m = "unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";
+  for (size_t i = 1; i < args.size() && m.size() < 128; ++i) m += "'" + args[i].substr(0, 128) + "' ";
+  return m;
+}
+
+bool is_watch_mode_command(std::string_view name) {
+  return name == "kv.watch" || name == "kv.unwatch" || name == "ping" || name == "quit" || name == "reset";
+}
+
+const char* event_word(EventType t) {
+  switch (t) {
+    case EventType::kPut: return "PUT";
+    case EventType::kDelete: return "DELETE";
+    case EventType::kExpire: return "EXPIRE";
+  }
+  return "PUT";
+}
+
+}  // namespace
+
+Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+    : server_(server), socket_(std::move(socket)) {
+  session_.id = server_.next_client_id();
+  session_.created_ms = server_.replica().now_ms();
+  asio::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) session_.address = ep.address().to_string() + ":" + std::to_string(ep.port());
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() { read_more(); }
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  drop_watches();
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  slots_.clear();
+  server_.forget(this);  // may destroy this: nothing after it
+}
+
+void Connection::finish() {
+  finishing_ = true;
+  if (slots_.empty() && !writing_ && out_.empty()) close();
+}
+
+void Connection::drop_watches() {
+  for (int64_t id : session_.watches) server_.replica().unwatch(id);
+  session_.watches.clear();
+}
+
+// --- input --------------------------------------------------------------------------------------
+
+void Connection::read_more() {
+  if (reading_ || closed_ || finishing_) return;
+  if (slots_.size() >= kMaxPendingReplies || out_.size() >= kMaxOutputBytes) return;  // back-pressure
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->reading_ = false;
+                            if (self->closed_) return;
+                            if (ec) {
+                              self->close();
+                              return;
+                            }
+                            self->server_.metrics().net_input_bytes += n;
+                            self->in_.append(self->read_buf_.data(), n);
+                            self->process();
+                            self->read_more();
+                          });
+}
+
+void Connection::process() {
+  processing_ = true;
+  auto self = shared_from_this();  // a command may close the connection
+  while (!closed_ && !finishing_ && slots_.size() < kMaxPendingReplies) {
+    Args args;
+    size_t consumed = 0;
+    auto status = parser_.parse(std::string_view(in_).substr(in_start_), &args, &consumed);
+    in_start_ += consumed;
+    if (status == resp::RequestParser::Status::kNeedMore) break;
+    if (status == resp::RequestParser::Status::kError) {
+      auto slot = std::make_shared<Slot>();
+      resp::Writer(&slot->reply, session_.protocol).error("ERR", parser_.error());
+      slot->ready = true;
+      slots_.push_back(slot);
+      finishing_ = true;  // like Redis: reply, then close
+      break;
+    }
+    dispatch(std::move(args));
+  }
+  // Drop what was consumed; keep the partial request's bytes.
+  if (in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+  } else if (in_start_ > 64 * 1024) {
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+  }
+  processing_ = false;
+  flush();
+}
+
+void Connection::dispatch(Args args) {
+  auto slot = std::make_shared<Slot>();
+  slot->started = std::chrono::steady_clock::now();
+  slots_.push_back(slot);
+  resp::Writer out(&slot->reply, session_.protocol);
+  const CommandSpec* spec = find_command(args[0]);
+  if (spec == nullptr) {
+    out.error("ERR", unknown_command_message(args));
+    if (session_.in_multi) session_.multi_failed = true;
+    return complete(slot);
+  }
+  slot->spec = spec;
+  session_.last_command = spec->name;
+  const int n = static_cast<int>(args.size());
+  if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
+    std::string name = spec->name;
+    if (spec->name == "config" || spec->name == "client" || spec->name == "command") {
+      if (n > 1) name += "|" + lower(args[1]);
+    }
+    arity_error(out, name);
+    if (session_.in_multi) session_.multi_failed = true;
+    return complete(slot);
+  }
+  if (session_.watch_mode() && !is_watch_mode_command(spec->name)) {
+    out.error("ERR", "Can't execute '" + spec->name +
+                         "': only KV.WATCH / KV.UNWATCH / PING / QUIT / RESET are allowed in this context");
+    return complete(slot);
+  }
+  if (session_.in_multi && spec->name != "exec" && spec->name != "discard" && spec->name != "multi" &&
+      spec->name != "watch" && spec->name != "quit" && spec->name != "reset") {
+    session_.queued.push_back(std::move(args));
+    out.simple("QUEUED");
+    return complete(slot);
+  }
+  execute(*spec, std::move(args), slot);
+}
+
+void Connection::execute(const CommandSpec& spec, Args args, const SlotPtr& slot) {
+  resp::Writer out(&slot->reply, session_.protocol);
+  Context ctx{server_, server_.replica(), session_, out, args};
+  Prepared p = spec.handler(ctx);
+  if (p.kind == Prepared::Kind::kSession) return session_command(spec, args, slot);
+  run_prepared(std::move(p), slot, session_.protocol);
+}
+
+void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
+  using Kind = Prepared::Kind;
+  std::weak_ptr<Connection> weak = weak_from_this();
+  switch (p.kind) {
+    case Kind::kImmediate:
+    case Kind::kSession:
+      return complete(slot);
+    case Kind::kWrite:
+      server_.replica().write(std::move(p.body), [weak, slot, protocol, on_result = std::move(p.on_result)](
+                                                     core::CommandResult result) {
+        resp::Writer out(&slot->reply, protocol);
+        on_result(result, out);
+        if (auto self = weak.lock()) self->complete(slot);
+      });
+      return;
+    case Kind::kKeysRead: {
+      Replica* replica = &server_.replica();
+      return start_read(slot, [replica, protocol, keys = std::move(p.keys),
+                               on_values = std::move(p.on_values)](std::string& reply) {
+        KeyValues values;
+        values.reserve(keys.size());
+        const int64_t now = replica->now_ms();
+        for (const std::string& k : keys) {
+          auto kv = replica->machine().get(k, {}, now);
+          if (kv.ok()) {
+            values.emplace_back(std::move(kv).value());
+          } else {
+            values.emplace_back(std::nullopt);
+          }
+        }
+        resp::Writer out(&reply, protocol);
+        on_values(values, out);
+      });
+    }
+    case Kind::kRead: {
+      Replica* replica = &server_.replica();
+      return start_read(slot, [replica, protocol, on_read = std::move(p.on_read)](std::string& reply) {
+        resp::Writer out(&reply, protocol);
+        on_read(replica->machine(), replica->now_ms(), out);
+      });
+    }
+    case Kind::kAsync: {
+      p.start([weak, slot, protocol](const std::function<void(resp::Writer&)>& write) {
+        resp::Writer out(&slot->reply, protocol);
+        write(out);
+        if (auto self = weak.lock()) self->complete(slot);
+      });
+      return;
+    }
+  }
+}
+
+void Connection::start_read(const SlotPtr& slot, std::function<void(std::string&)> evaluate) {
+  slot->read = std::move(evaluate);
+  std::weak_ptr<Connection> weak = weak_from_this();
+  const int protocol = session_.protocol;
+  server_.replica().read([weak, slot, protocol](Status s) {
+    if (!s.ok()) {
+      slot->read = nullptr;
+      resp::Writer out(&slot->reply, protocol);
+      write_status(out, s);
+      slot->ready = true;
+    } else {
+      slot->read_ready = true;
+    }
+    if (auto self = weak.lock()) self->flush();
+  });
+}
+
+void Connection::complete(const SlotPtr& slot) {
+  slot->ready = true;
+  flush();
+}
+
+// --- output -------------------------------------------------------------------------------------
+
+void Connection::flush() {
+  if (closed_) return;
+  while (!slots_.empty()) {
+    Slot& head = *slots_.front();
+    if (!head.ready && head.read && head.read_ready) {
+      head.read(head.reply);
+      head.read = nullptr;
+      head.ready = true;
+    }
+    if (!head.ready) break;
+    if (head.spec != nullptr) {
+      auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - head.started)
+                      .count();
+      server_.metrics().record(head.spec->name, static_cast<uint64_t>(usec),
+                               !head.reply.empty() && head.reply[0] == '-');
+    }
+    out_.append(head.reply);
+    slots_.pop_front();
+  }
+  if (!processing_) start_write();
+}
+
+void Connection::start_write() {
+  if (writing_ || closed_) return;
+  if (out_.empty()) {
+    if (finishing_ && slots_.empty()) close();
+    return;
+  }
+  writing_ = true;
+  sending_.clear();
+  sending_.swap(out_);
+  server_.metrics().net_output_bytes += sending_.size();
+  asio::async_write(socket_, asio::buffer(sending_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      if (self->closed_) return;
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->start_write();
+                      self->read_more();  // output drained: reading may resume
+                    });
+}
+
+// --- session commands ----------------------------------------------------------------------------
+
+void Connection::session_command(const CommandSpec& spec, const Args& args, const SlotPtr& slot) {
+  resp::Writer out(&slot->reply, session_.protocol);
+  const std::string& name = spec.name;
+  if (name == "hello") {
+    hello(args, slot);
+  } else if (name == "quit") {
+    out.ok();
+    finishing_ = true;
+  } else if (name == "client") {
+    client(args, out);
+  } else if (name == "multi") {
+    if (session_.in_multi) {
+      out.error("ERR", "MULTI calls can not be nested");
+    } else {
+      session_.in_multi = true;
+      session_.multi_failed = false;
+      session_.queued.clear();
+      out.ok();
+    }
+  } else if (name == "discard") {
+    if (!session_.in_multi) {
+      out.error("ERR", "DISCARD without MULTI");
+    } else {
+      reset_transaction();
+      out.ok();
+    }
+  } else if (name == "exec") {
+    return exec(slot);
+  } else if (name == "watch") {
+    if (session_.in_multi) {
+      out.error("ERR", "WATCH inside MULTI is not allowed");
+    } else {
+      return watch_keys(args, slot);
+    }
+  } else if (name == "unwatch") {
+    session_.watched.clear();
+    out.ok();
+  } else if (name == "reset") {
+    reset_transaction();
+    drop_watches();
+    session_.protocol = 2;
+    session_.name.clear();
+    out.simple("RESET");
+  } else if (name == "kv.watch") {
+    return kv_watch(args, slot);
+  } else if (name == "kv.unwatch") {
+    kv_unwatch(args, out);
+  } else {
+    out.error("ERR", "internal error: no session handler for '" + name + "'");
+  }
+  complete(slot);
+}
+
+void Connection::reset_transaction() {
+  session_.in_multi = false;
+  session_.multi_failed = false;
+  session_.queued.clear();
+  session_.watched.clear();
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+void Connection::hello(const Args& args, const SlotPtr& slot) {
+  resp::Writer err(&slot->reply, session_.protocol);
+  int protocol = session_.protocol;
+  size_t i = 1;
+  if (args.size() > 1) {
+    auto v = parse_int(args[1]);
+    if (!v) return err.error("ERR", "Protocol version is not an integer or out of range");
+    if (*v != 2 && *v != 3) return err.error("NOPROTO", "unsupported protocol version");
+    protocol = static_cast<int>(*v);
+    i = 2;
+  }
+  std::string name = session_.name;
+  for (; i < args.size(); ++i) {
+    if (iequals(args[i], "auth") && i + 2 < args.size()) {
+      i += 2;  // no users yet: the default user takes any password (Redis's nopass default)
+    } else if (iequals(args[i], "setname") && i + 1 < args.size()) {
+      name = args[++i];
+    } else {
+      return err.error("ERR", "Syntax error in HELLO option '" + args[i] + "'");
+    }
+  }
+  session_.protocol = protocol;
+  session_.name = name;
+  // The reply is already in the new protocol, as Redis does.
+  resp::Writer out(&slot->reply, protocol);
+  out.map(7);
+  out.bulk("server");
+  out.bulk("redis");
+  out.bulk("version");
+  out.bulk("7.0.15");
+  out.bulk("proto");
+  out.integer(protocol);
+  out.bulk("id");
+  out.integer(session_.id);
+  out.bulk("mode");
+  out.bulk("standalone");
+  out.bulk("role");
+  out.bulk("master");
+  out.bulk("modules");
+  out.array(0);
+}
+
+void Connection::client(const Args& args, resp::Writer& out) {
+  const std::string& sub = args[1];
+  if (iequals(sub, "id")) {
+    out.integer(session_.id);
+  } else if (iequals(sub, "getname")) {
+    if (session_.name.empty()) {
+      out.null();
+    } else {
+      out.bulk(session_.name);
+    }
+  } else if (iequals(sub, "setname")) {
+    if (args.size() != 3) return (void)arity_error(out, "client|setname");
+    for (char c : args[2]) {
+      if (c < '!' || c > '~') {
+        return out.error("ERR", "Client names cannot contain spaces, newlines or special characters.");
+      }
+    }
+    session_.name = args[2];
+    out.ok();
+  } else if (iequals(sub, "setinfo")) {
+    out.ok();
+  } else if (iequals(sub, "info") || iequals(sub, "list")) {
+    std::string line = "id=" + std::to_string(session_.id) + " addr=" + session_.address +
+                       " name=" + session_.name + " db=0 resp=" + std::to_string(session_.protocol) +
+                       " cmd=" + session_.last_command + "\n";
+    out.bulk(line);
+  } else {
+    out.error("ERR", "unknown subcommand '" + sub + "'. Try CLIENT HELP.");
+  }
+}
+
+// WATCH key...: remembers each key's mod_revision at a linearizable point.
+void Connection::watch_keys(const Args& args, const SlotPtr& slot) {
+  Replica* replica = &server_.replica();
+  std::vector<std::string> keys(args.begin() + 1, args.end());
+  Session* session = &session_;
+  const int protocol = session_.protocol;
+  start_read(slot, [replica, session, protocol, keys = std::move(keys)](std::string& reply) {
+    const int64_t now = replica->now_ms();
+    for (const std::string& k : keys) {
+      auto kv = replica->machine().get(k, {}, now);
+      session->watched.push_back(core::WatchedKey{k, kv.ok() ? kv->mod_revision : 0});
+    }
+    resp::Writer(&reply, protocol).ok();
+  });
+}
+
+// EXEC: the queued commands as one MultiCmd — atomic, one revision, conditional on WATCH.
+void Connection::exec(const SlotPtr& slot) {
+  resp::Writer err(&slot->reply, session_.protocol);
+  if (!session_.in_multi) {
+    err.error("ERR", "EXEC without MULTI");
+    return complete(slot);
+  }
+  if (session_.multi_failed) {
+    reset_transaction();
+    err.error("EXECABORT", "Transaction discarded because of previous errors.");
+    return complete(slot);
+  }
+  const int protocol = session_.protocol;
+  // Each queued command's reply, in order. Writes and key reads become ops of the MultiCmd and
+  // are answered from its results; other reads are answered right after it applies (the
+  // callback runs before any later entry applies); immediate replies are known now.
+  struct Part {
+    std::string reply;
+    int op = -1;  // index into the MultiCmd's ops
+    std::function<void(core::CommandResult&, resp::Writer&)> on_result;
+    std::function<void(const KeyValues&, resp::Writer&)> on_values;
+    std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read;
+  };
+  auto parts = std::make_shared<std::vector<Part>>();
+  core::MultiCmd multi;
+  multi.watched = std::move(session_.watched);
+  for (Args& args : session_.queued) {
+    Part part;
+    resp::Writer out(&part.reply, protocol);
+    const CommandSpec* spec = find_command(args[0]);
+    Context ctx{server_, server_.replica(), session_, out, args};
+    Prepared p = spec->handler(ctx);
+    switch (p.kind) {
+      case Prepared::Kind::kImmediate:
+        break;
+      case Prepared::Kind::kWrite:
+        part.op = static_cast<int>(multi.ops.size());
+        multi.ops.push_back(core::MultiOp{std::move(p.body)});
+        part.on_result = std::move(p.on_result);
+        break;
+      case Prepared::Kind::kKeysRead:
+        part.op = static_cast<int>(multi.ops.size());
+        multi.ops.push_back(core::MultiOp{core::ReadCmd{std::move(p.keys)}});
+        part.on_values = std::move(p.on_values);
+        break;
+      case Prepared::Kind::kRead:
+        part.on_read = std::move(p.on_read);
+        break;
+      case Prepared::Kind::kSession:
+      case Prepared::Kind::kAsync:
+        out.error("ERR", "'" + spec->name + "' is not allowed inside MULTI");
+        break;
+    }
+    parts->push_back(std::move(part));
+  }
+  reset_transaction();
+  std::weak_ptr<Connection> weak = weak_from_this();
+  Replica* replica = &server_.replica();
+  replica->write(std::move(multi), [weak, slot, parts, protocol, replica](core::CommandResult result) {
+    resp::Writer out(&slot->reply, protocol);
+    if (result.status.code() == Code::kConflict) {
+      out.null_array();  // a watched key changed
+    } else if (!result.status.ok()) {
+      write_status(out, result.status);
+    } else {
+      auto& multi = std::get<core::MultiResult>(result.body);
+      out.array(parts->size());
+      for (Part& part : *parts) {
+        resp::Writer w(&part.reply, protocol);
+        if (part.on_result) {
+          part.on_result(multi.results[part.op], w);
+        } else if (part.on_values) {
+          core::CommandResult& r = multi.results[part.op];
+          if (r.status.ok()) {
+            part.on_values(std::get<core::ReadResult>(r.body).values, w);
+          } else {
+            write_status(w, r.status);
+          }
+        } else if (part.on_read) {
+          part.on_read(replica->machine(), replica->now_ms(), w);
+        }
+        out.raw(part.reply);
+      }
+    }
+    if (auto self = weak.lock()) self->complete(slot);
+  });
+}
+
+// KV.WATCH KEY key | PREFIX prefix [FROM revision] [SNAPSHOT] [PREVKV]
+void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
+  resp::Writer err(&slot->reply, session_.protocol);
+  WatchRequest req;
+  size_t i = 1;
+  if (iequals(args[i], "key")) {
+    req.prefix = false;
+  } else if (iequals(args[i], "prefix")) {
+    req.prefix = true;
+  } else if (iequals(args[i], "lock")) {
+    req.space = WatchSpace::kLocks;
+  } else if (iequals(args[i], "election")) {
+    req.space = WatchSpace::kElections;
+  } else {
+    err.error("ERR", "syntax error: KV.WATCH needs KEY key or PREFIX prefix");
+    return complete(slot);
+  }
+  if (i + 1 >= args.size()) {
+    arity_error(err, "kv.watch");
+    return complete(slot);
+  }
+  req.key = args[++i];
+  if (!req.prefix && req.key.empty()) {
+    err.error("ERR", "KV.WATCH KEY needs a non-empty key (use PREFIX \"\" to watch every key)");
+    return complete(slot);
+  }
+  for (++i; i < args.size(); ++i) {
+    if (iequals(args[i], "from") && i + 1 < args.size()) {
+      auto rev = parse_int(args[++i]);
+      if (!rev || *rev < 0) {
+        err.error("ERR", "FROM needs a revision >= 0");
+        return complete(slot);
+      }
+      req.from_revision = *rev;
+    } else if (iequals(args[i], "snapshot")) {
+      req.snapshot = true;
+    } else if (iequals(args[i], "prevkv")) {
+      req.prev_value = true;
+    } else {
+      syntax_error(err);
+      return complete(slot);
+    }
+  }
+  if (req.snapshot && req.from_revision > 0) {
+    err.error("ERR", "SNAPSHOT and FROM cannot be combined");
+    return complete(slot);
+  }
+  std::weak_ptr<Connection> weak = weak_from_this();
+  Replica* replica = &server_.replica();
+  Session* session = &session_;
+  start_read(slot, [weak, replica, session, req](std::string& reply) {
+    resp::Writer out(&reply, session->protocol);
+    auto id = replica->watch(req, [weak, prev = req.prev_value](core::WatchHub::Delivery& d) {
+      auto self = weak.lock();
+      if (self && !self->closed_) self->on_watch_delivery(d, prev);
+    });
+    if (!id.ok()) return write_status(out, id.status());
+    session->watches.insert(*id);
+    out.integer(*id);
+  });
+}
+
+void Connection::kv_unwatch(const Args& args, resp::Writer& out) {
+  auto id = parse_int(args[1]);
+  if (!id) return (void)not_integer(out);
+  if (session_.watches.erase(*id) == 0) {
+    out.integer(0);
+    return;
+  }
+  server_.replica().unwatch(*id);
+  out.integer(1);
+}
+
+// Pushes: ["watch", id, revision, PUT|DELETE|EXPIRE, key, value (, prev value)] per event, and
+// ["watch-end", id, message] when the watch is cut off. Out of band: they go out between replies.
+void Connection::on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value) {
+  resp::Writer out(&out_, session_.protocol);
+  for (const core::EventPtr& e : d.events) {
+    out.push(prev_value ? 7 : 6);
+    out.bulk("watch");
+    out.integer(d.watch_id);
+    out.integer(e->revision);
+    out.bulk(event_word(e->type));
+    out.bulk(e->kv.key);
+    if (e->type == EventType::kPut) {
+      out.bulk(e->kv.value);
+    } else {
+      out.null();
+    }
+    if (prev_value) {
+      if (e->prev) {
+        out.bulk(e->prev->value);
+      } else {
+        out.null();
+      }
+    }
+  }
+  if (!d.end.ok()) {
+    session_.watches.erase(d.watch_id);
+    out.push(3);
+    out.bulk("watch-end");
+    out.integer(d.watch_id);
+    std::string word(d.end.code() == Code::kLagging ? "LAGGING" : "CANCELLED");
+    out.bulk(word + " " + d.end.message());
+  }
+  if (out_.size() > 2 * kMaxOutputBytes) {
+    // The client does not read its events: it gets cut off rather than holding server memory.
+    close();
+    return;
+  }
+  if (!processing_) start_write();
+}
+}  // namespace dkv::server

@@ -1,0 +1,970 @@
+// DKV's own commands (KV., CTR., LEASE., LOCK., ELECT., TXN., QUERY, COMPACT, SNAPSHOT), with
+// the syntax and reply shapes of docs/protocol.md section 3.
+#include <algorithm>
+#include <memory>
+
+#include "server/command.h"
+#include "server/replica.h"
+#include "server/server.h"
+#include "server/session.h"
+
+namespace dkv::server {
+
+namespace {
+
+using Kind = Prepared::Kind;
+
+Prepared write_of(core::CommandBody body,
+                  std::function<void(core::CommandResult&, resp::Writer&)> on_result) {
+  Prepared p;
+  p.kind = Kind::kWrite;
+  p.body = std::move(body);
+  p.on_result = std::move(on_result);
+  return p;
+}
+
+Prepared read_of(std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read) {
+  Prepared p;
+  p.kind = Kind::kRead;
+  p.on_read = std::move(on_read);
+  return p;
+}
+
+// --- reply shapes (protocol.md 3.0) ---
+
+void write_labels(resp::Writer& out, const Labels& labels) {
+  out.map(labels.size());
+  for (const auto& [k, v] : labels) {
+    out.bulk(k);
+    out.bulk(v);
+  }
+}
+
+void write_kv(resp::Writer& out, const KeyValue& kv) {
+  out.map(13);
+  out.bulk("key");
+  out.bulk(kv.key);
+  out.bulk("value");
+  out.bulk(kv.value);
+  out.bulk("version");
+  out.integer(kv.version);
+  out.bulk("create_revision");
+  out.integer(kv.create_revision);
+  out.bulk("mod_revision");
+  out.integer(kv.mod_revision);
+  out.bulk("created_at_ms");
+  out.integer(kv.created_at_ms);
+  out.bulk("updated_at_ms");
+  out.integer(kv.updated_at_ms);
+  out.bulk("expires_at_ms");
+  out.integer(kv.expires_at_ms);
+  out.bulk("ttl_ms");
+  out.integer(kv.ttl_ms);
+  out.bulk("lease");
+  out.integer(kv.lease);
+  out.bulk("entity");
+  out.bulk(kv.entity);
+  out.bulk("content_type");
+  out.bulk(kv.content_type);
+  out.bulk("labels");
+  write_labels(out, kv.labels);
+}
+
+void write_key_only(resp::Writer& out, const KeyValue& kv) {
+  out.map(1);
+  out.bulk("key");
+  out.bulk(kv.key);
+}
+
+void write_put_result(resp::Writer& out, const PutResult& r) {
+  out.map(2);
+  out.bulk("version");
+  out.integer(r.version);
+  out.bulk("revision");
+  out.integer(r.revision);
+}
+
+void write_counter(resp::Writer& out, const CounterResult& r) {
+  out.array(2);
+  out.integer(r.previous);
+  out.integer(r.current);
+}
+
+void write_lease(resp::Writer& out, const LeaseInfo& l, bool with_keys) {
+  out.map(with_keys ? 4 : 3);
+  out.bulk("id");
+  out.integer(l.id);
+  out.bulk("granted_ttl_ms");
+  out.integer(l.granted_ttl_ms);
+  out.bulk("remaining_ms");
+  out.integer(l.remaining_ms);
+  if (with_keys) {
+    out.bulk("keys");
+    out.array(l.keys.size());
+    for (const std::string& k : l.keys) out.bulk(k);
+  }
+}
+
+void write_campaign(resp::Writer& out, const CampaignResult& r) {
+  out.map(3);
+  out.bulk("leader");
+  out.boolean(r.leader);
+  out.bulk("token");
+  out.integer(r.token);
+  out.bulk("position");
+  out.integer(r.position);
+}
+
+// Replies with the status when it failed; true when the caller should write the value.
+bool ok_or_error(core::CommandResult& r, resp::Writer& out) {
+  if (r.status.ok()) return true;
+  write_status(out, r.status);
+  return false;
+}
+
+// --- argument parsing ---
+
+// Parses the common write options (protocol.md 3.0) from args[i...] while they are option
+// words; stops at the first word that is not one (TXN.COMMIT's next PUT/DEL), or at the end.
+// Returns false after writing the error.
+bool parse_put_options(const Args& a, size_t& i, PutOptions& o, resp::Writer& out) {
+  bool ttl = false, lease = false, cond = false, fence = false, entity = false, ctype = false, labels = false;
+  auto need = [&](size_t n) { return i + n < a.size(); };
+  for (; i < a.size(); ++i) {
+    const std::string& w = a[i];
+    if (iequals(w, "ttl") && !ttl && need(1)) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(out), false;
+      if (*n < 0) return out.error("ERR", "TTL must not be negative, got " + a[i]), false;
+      o.ttl_ms = *n;
+      ttl = true;
+    } else if (iequals(w, "lease") && !lease && need(1)) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(out), false;
+      if (*n < 0) return out.error("ERR", "LEASE must not be negative, got " + a[i]), false;
+      o.lease = *n;
+      lease = true;
+    } else if (iequals(w, "ifabsent") && !cond) {
+      o.if_absent = true;
+      cond = true;
+    } else if (iequals(w, "ifmatch") && !cond && need(1)) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(out), false;
+      o.if_match = *n;
+      cond = true;
+    } else if (iequals(w, "fence") && !fence && need(2)) {
+      auto token = parse_int(a[i + 2]);
+      if (!token) return not_integer(out), false;
+      o.fence = Fence{a[i + 1], *token};
+      i += 2;
+      fence = true;
+    } else if (iequals(w, "entity") && !entity && need(1)) {
+      o.entity = a[++i];
+      entity = true;
+    } else if (iequals(w, "contenttype") && !ctype && need(1)) {
+      o.content_type = a[++i];
+      ctype = true;
+    } else if (iequals(w, "labels") && !labels && need(1)) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(out), false;
+      if (*n < 0 || static_cast<uint64_t>(*n) > (a.size() - i - 1) / 2) return syntax_error(out), false;
+      for (int64_t k = 0; k < *n; ++k) {
+        const std::string& label = a[++i];
+        const std::string& value = a[++i];
+        if (!o.labels.emplace(label, value).second) return syntax_error(out), false;
+      }
+      labels = true;
+    } else if (iequals(w, "put") || iequals(w, "del")) {
+      return true;  // the next transaction operation
+    } else {
+      return syntax_error(out), false;
+    }
+  }
+  return true;
+}
+
+bool parse_delete_options(const Args& a, size_t& i, DeleteOptions& o, resp::Writer& out) {
+  bool cond = false, fence = false;
+  for (; i < a.size(); ++i) {
+    const std::string& w = a[i];
+    if (iequals(w, "ifmatch") && !cond && i + 1 < a.size()) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(out), false;
+      o.if_match = *n;
+      cond = true;
+    } else if (iequals(w, "fence") && !fence && i + 2 < a.size()) {
+      auto token = parse_int(a[i + 2]);
+      if (!token) return not_integer(out), false;
+      o.fence = Fence{a[i + 1], *token};
+      i += 2;
+      fence = true;
+    } else if (iequals(w, "put") || iequals(w, "del")) {
+      return true;
+    } else {
+      return syntax_error(out), false;
+    }
+  }
+  return true;
+}
+
+Prepared empty_key(resp::Writer& out) { return error(out, "ERR", "key must not be empty"); }
+
+// --- KV ---
+
+Prepared cmd_kv_put(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  PutOptions o;
+  size_t i = 3;
+  if (!parse_put_options(c.args, i, o, c.out)) return immediate();
+  if (i != c.args.size()) return syntax_error(c.out);
+  return write_of(core::PutCmd{c.args[1], c.args[2], std::move(o)},
+                  [](core::CommandResult& r, resp::Writer& out) {
+                    if (ok_or_error(r, out)) write_put_result(out, std::get<PutResult>(r.body));
+                  });
+}
+
+Prepared cmd_kv_get(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  GetOptions o;
+  if (c.args.size() == 4 && iequals(c.args[2], "rev")) {
+    auto n = parse_int(c.args[3]);
+    if (!n) return not_integer(c.out);
+    if (*n < 0) return error(c.out, "ERR", "REV must not be negative, got " + c.args[3]);
+    o.revision = *n;
+  } else if (c.args.size() != 2) {
+    return syntax_error(c.out);
+  }
+  return read_of([key = c.args[1], o](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto kv = m.get(key, o, now);
+    if (kv.ok()) return write_kv(out, *kv);
+    if (kv.code() == Code::kNotFound) return out.null_array();
+    write_status(out, kv.status());
+  });
+}
+
+Prepared cmd_kv_del(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  DeleteOptions o;
+  size_t i = 2;
+  if (!parse_delete_options(c.args, i, o, c.out)) return immediate();
+  if (i != c.args.size()) return syntax_error(c.out);
+  return write_of(core::DeleteCmd{c.args[1], std::move(o)}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<DeleteResult>(r.body).deleted ? 1 : 0);
+  });
+}
+
+Prepared cmd_kv_mput(Context& c) {
+  auto n = parse_int(c.args[1]);
+  if (!n) return not_integer(c.out);
+  if (*n < 1 || static_cast<uint64_t>(*n) * 2 + 2 != c.args.size()) return syntax_error(c.out);
+  core::MultiPutCmd cmd;
+  for (size_t i = 2; i + 1 < c.args.size(); i += 2) cmd.items.push_back(PutItem{c.args[i], c.args[i + 1], {}});
+  return write_of(std::move(cmd), [](core::CommandResult& r, resp::Writer& out) {
+    if (!ok_or_error(r, out)) return;
+    auto& items = std::get<core::MultiPutResult>(r.body);
+    out.array(items.size());
+    for (const auto& item : items) {
+      if (item.ok()) {
+        write_put_result(out, *item);
+      } else {
+        write_status(out, item.status());
+      }
+    }
+  });
+}
+
+Prepared cmd_kv_mget(Context& c) {
+  return read_of([keys = Args(c.args.begin() + 1, c.args.end())](const core::StateMachine& m, int64_t now,
+                                                                   resp::Writer& out) {
+    out.array(keys.size());
+    for (const std::string& k : keys) {
+      if (k.empty()) {
+        out.error("ERR", "key must not be empty");
+        continue;
+      }
+      auto kv = m.get(k, {}, now);
+      if (kv.ok()) {
+        write_kv(out, *kv);
+      } else if (kv.code() == Code::kNotFound) {
+        out.null_array();
+      } else {
+        write_status(out, kv.status());
+      }
+    }
+  });
+}
+
+Prepared cmd_kv_mdel(Context& c) {
+  return write_of(core::MultiDeleteCmd{{c.args.begin() + 1, c.args.end()}},
+                  [](core::CommandResult& r, resp::Writer& out) {
+                    if (!ok_or_error(r, out)) return;
+                    auto& items = std::get<core::MultiDeleteResult>(r.body);
+                    out.array(items.size());
+                    for (const auto& item : items) {
+                      if (item.ok()) {
+                        out.integer(item->deleted ? 1 : 0);
+                      } else {
+                        write_status(out, item.status());
+                      }
+                    }
+                  });
+}
+
+Prepared cmd_kv_range(Context& c) {
+  KeyRange range;
+  size_t i = 1;
+  if (iequals(c.args[1], "prefix")) {
+    range = KeyRange::prefix(c.args[2]);
+    i = 3;
+  } else {
+    range.start = c.args[1];
+    range.end = c.args[2];
+    if (!range.end.empty() && range.end < range.start) {
+      return error(c.out, "ERR", "range end must not be below its start");
+    }
+    i = 3;
+  }
+  RangeOptions o;
+  bool limit = false, rev = false;
+  for (; i < c.args.size(); ++i) {
+    const std::string& w = c.args[i];
+    if (iequals(w, "limit") && !limit && i + 1 < c.args.size()) {
+      auto n = parse_int(c.args[++i]);
+      if (!n) return not_integer(c.out);
+      if (*n < 0) return error(c.out, "ERR", "LIMIT must not be negative, got " + c.args[i]);
+      o.limit = *n;
+      limit = true;
+    } else if (iequals(w, "rev") && !rev && i + 1 < c.args.size()) {
+      auto n = parse_int(c.args[++i]);
+      if (!n) return not_integer(c.out);
+      if (*n < 0) return error(c.out, "ERR", "REV must not be negative, got " + c.args[i]);
+      o.revision = *n;
+      rev = true;
+    } else if (iequals(w, "keysonly") && !o.keys_only && !o.count_only) {
+      o.keys_only = true;
+    } else if (iequals(w, "count") && !o.count_only && !o.keys_only) {
+      o.count_only = true;
+    } else {
+      return syntax_error(c.out);
+    }
+  }
+  return read_of([range, o](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto r = m.range(range, o, now);
+    if (!r.ok()) return write_status(out, r.status());
+    if (o.count_only) {
+      out.map(2);
+      out.bulk("count");
+      out.integer(r->count);
+      out.bulk("revision");
+      out.integer(r->revision);
+      return;
+    }
+    out.map(4);
+    out.bulk("items");
+    out.array(r->items.size());
+    for (const KeyValue& kv : r->items) {
+      if (o.keys_only) {
+        write_key_only(out, kv);
+      } else {
+        write_kv(out, kv);
+      }
+    }
+    out.bulk("count");
+    out.integer(r->count);
+    out.bulk("more");
+    out.boolean(r->more);
+    out.bulk("revision");
+    out.integer(r->revision);
+  });
+}
+
+// "[PREFIX prefix]" as the only arguments.
+bool parse_prefix_only(Context& c, std::string* prefix) {
+  if (c.args.size() == 1) return true;
+  if (c.args.size() == 3 && iequals(c.args[1], "prefix")) {
+    *prefix = c.args[2];
+    return true;
+  }
+  syntax_error(c.out);
+  return false;
+}
+
+Prepared cmd_kv_clear(Context& c) {
+  std::string prefix;
+  if (!parse_prefix_only(c, &prefix)) return immediate();
+  return write_of(core::ClearCmd{prefix}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<ClearResult>(r.body).deleted);
+  });
+}
+
+Prepared cmd_kv_count(Context& c) {
+  std::string prefix;
+  if (!parse_prefix_only(c, &prefix)) return immediate();
+  return read_of([prefix](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    out.integer(m.count(prefix, now));
+  });
+}
+
+// --- counters ---
+
+Prepared cmd_ctr_add(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  auto delta = parse_int(c.args[2]);
+  if (!delta) return not_integer(c.out);
+  CounterOptions o;
+  bool ttl = false;
+  for (size_t i = 3; i < c.args.size(); ++i) {
+    const std::string& w = c.args[i];
+    if (i + 1 >= c.args.size()) return syntax_error(c.out);
+    auto n = parse_int(c.args[i + 1]);
+    if (iequals(w, "min") && !o.min) {
+      if (!n) return not_integer(c.out);
+      o.min = *n;
+    } else if (iequals(w, "max") && !o.max) {
+      if (!n) return not_integer(c.out);
+      o.max = *n;
+    } else if (iequals(w, "ttl") && !ttl) {
+      if (!n) return not_integer(c.out);
+      if (*n < 0) return error(c.out, "ERR", "TTL must not be negative, got " + c.args[i + 1]);
+      o.ttl_ms = *n;
+      ttl = true;
+    } else {
+      return syntax_error(c.out);
+    }
+    ++i;
+  }
+  if (o.min && o.max && *o.min > *o.max) return error(c.out, "ERR", "MIN must not be above MAX");
+  return write_of(core::CounterAddCmd{c.args[1], *delta, o}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) write_counter(out, std::get<CounterResult>(r.body));
+  });
+}
+
+Prepared cmd_ctr_get(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  return read_of([key = c.args[1]](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto v = m.counter_get(key, now);
+    if (v.ok()) return out.integer(*v);
+    if (v.code() == Code::kNotFound) return out.null();
+    write_status(out, v.status());
+  });
+}
+
+Prepared cmd_ctr_set(Context& c) {
+  if (c.args[1].empty()) return empty_key(c.out);
+  auto n = parse_int(c.args[2]);
+  if (!n) return not_integer(c.out);
+  int64_t ttl = 0;
+  if (c.args.size() == 5 && iequals(c.args[3], "ttl")) {
+    auto t = parse_int(c.args[4]);
+    if (!t) return not_integer(c.out);
+    if (*t < 0) return error(c.out, "ERR", "TTL must not be negative, got " + c.args[4]);
+    ttl = *t;
+  } else if (c.args.size() != 3) {
+    return syntax_error(c.out);
+  }
+  return write_of(core::CounterSetCmd{c.args[1], *n, ttl}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) write_counter(out, std::get<CounterResult>(r.body));
+  });
+}
+
+// --- leases ---
+
+std::optional<int64_t> parse_id(Context& c, size_t i) {
+  auto n = parse_int(c.args[i]);
+  if (!n) not_integer(c.out);
+  return n;
+}
+
+Prepared cmd_lease_grant(Context& c) {
+  auto ttl = parse_id(c, 1);
+  if (!ttl) return immediate();
+  return write_of(core::LeaseGrantCmd{*ttl}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<LeaseGrant>(r.body).id);
+  });
+}
+
+Prepared cmd_lease_keepalive(Context& c) {
+  auto id = parse_id(c, 1);
+  if (!id) return immediate();
+  return write_of(core::LeaseKeepAliveCmd{*id}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::KeepAliveResult>(r.body).ttl_ms);
+  });
+}
+
+Prepared cmd_lease_revoke(Context& c) {
+  auto id = parse_id(c, 1);
+  if (!id) return immediate();
+  return write_of(core::LeaseRevokeCmd{*id}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<RevokeResult>(r.body).deleted);
+  });
+}
+
+Prepared cmd_lease_ttl(Context& c) {
+  auto id = parse_id(c, 1);
+  if (!id) return immediate();
+  bool keys = false;
+  if (c.args.size() == 3 && iequals(c.args[2], "keys")) {
+    keys = true;
+  } else if (c.args.size() != 2) {
+    return syntax_error(c.out);
+  }
+  return read_of([id = *id, keys](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto info = m.lease_info(id, keys, now);
+    if (!info.ok()) return write_status(out, info.status());
+    write_lease(out, *info, keys);
+  });
+}
+
+Prepared cmd_lease_list(Context&) {
+  return read_of([](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto leases = m.leases(now);
+    out.array(leases.size());
+    for (const LeaseInfo& l : leases) write_lease(out, l, false);
+  });
+}
+
+// --- locks and elections ---
+
+// Parses an optional trailing "WAIT ms" at args[i]; -1 after writing an error.
+int64_t parse_wait(Context& c, size_t i) {
+  if (c.args.size() == i) return 0;
+  if (c.args.size() != i + 2 || !iequals(c.args[i], "wait")) return syntax_error(c.out), -1;
+  auto n = parse_int(c.args[i + 1]);
+  if (!n) return not_integer(c.out), -1;
+  if (*n < 0) return error(c.out, "ERR", "WAIT must not be negative, got " + c.args[i + 1]), -1;
+  return *n;
+}
+
+// A command that, when it cannot succeed at once, retries each time a lock or election named
+// `name` changes hands, until it succeeds or `wait` passes. `attempt` proposes once and reports
+// whether it is finished (writing the reply) or should wait for the next change.
+class Waiter : public std::enable_shared_from_this<Waiter> {
+ public:
+  using Attempt = std::function<void(std::function<void(bool done, std::function<void(resp::Writer&)>)>)>;
+
+  Waiter(Replica& replica, WatchSpace space, std::string name, int64_t wait_ms, Attempt attempt, ReplyFn reply)
+      : replica_(replica),
+        space_(space),
+        name_(std::move(name)),
+        attempt_(std::move(attempt)),
+        reply_(std::move(reply)),
+        deadline_(replica.now_ms() + wait_ms) {}
+
+  ~Waiter() {
+    if (watch_id_ != 0) replica_.unwatch(watch_id_);
+  }
+
+  void start() {
+    auto self = shared_from_this();
+    WatchRequest req;
+    req.space = space_;
+    req.key = name_;
+    // Watching first means no release between the attempt and the watch can be missed.
+    auto id = replica_.watch(req, [weak = weak_from_this()](core::WatchHub::Delivery&) {
+      if (auto w = weak.lock()) w->retry();
+    });
+    if (id.ok()) watch_id_ = *id;
+    timer_ = std::make_unique<asio::steady_timer>(io_of());
+    timer_->expires_after(std::chrono::milliseconds(std::max<int64_t>(0, deadline_ - replica_.now_ms())));
+    timer_->async_wait([self](const asio::error_code& ec) {
+      if (!ec) self->timed_out_ = true, self->retry();
+    });
+    try_once();
+  }
+
+ private:
+  asio::io_context& io_of() { return replica_.io(); }
+
+  void retry() {
+    if (finished_) return;
+    if (in_flight_) {
+      again_ = true;
+      return;
+    }
+    try_once();
+  }
+
+  void try_once() {
+    in_flight_ = true;
+    again_ = false;
+    auto self = shared_from_this();
+    attempt_([self](bool done, std::function<void(resp::Writer&)> write) {
+      self->in_flight_ = false;
+      if (self->finished_) return;
+      if (done || self->timed_out_ || self->replica_.now_ms() >= self->deadline_) {
+        self->finish(std::move(write));
+        return;
+      }
+      if (self->again_) self->try_once();
+    });
+  }
+
+  void finish(std::function<void(resp::Writer&)> write) {
+    finished_ = true;
+    if (timer_) timer_->cancel();
+    if (watch_id_ != 0) replica_.unwatch(watch_id_);
+    watch_id_ = 0;
+    reply_(write);
+  }
+
+  Replica& replica_;
+  WatchSpace space_;
+  std::string name_;
+  Attempt attempt_;
+  ReplyFn reply_;
+  int64_t deadline_;
+  int64_t watch_id_ = 0;
+  std::unique_ptr<asio::steady_timer> timer_;
+  bool in_flight_ = false;
+  bool again_ = false;
+  bool timed_out_ = false;
+  bool finished_ = false;
+};
+
+Prepared cmd_lock_acquire(Context& c) {
+  if (c.args[1].empty()) return error(c.out, "ERR", "lock name must not be empty");
+  auto lease = parse_int(c.args[2]);
+  if (!lease) return not_integer(c.out);
+  const int64_t wait = parse_wait(c, 3);
+  if (wait < 0) return immediate();
+  auto on_result = [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::TokenResult>(r.body).token);
+  };
+  core::LockAcquireCmd cmd{c.args[1], *lease};
+  if (wait == 0) return write_of(std::move(cmd), on_result);
+  Prepared p;
+  p.kind = Kind::kAsync;
+  Replica* replica = &c.replica;
+  p.start = [replica, cmd, wait, on_result](ReplyFn reply) {
+    auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
+      replica->write(cmd, [next, on_result](core::CommandResult r) {
+        const bool done = r.status.code() != Code::kLocked;
+        auto shared = std::make_shared<core::CommandResult>(std::move(r));
+        next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
+      });
+    };
+    std::make_shared<Waiter>(*replica, WatchSpace::kLocks, cmd.name, wait, attempt, reply)->start();
+  };
+  return p;
+}
+
+Prepared cmd_lock_release(Context& c) {
+  auto token = parse_int(c.args[2]);
+  if (!token) return not_integer(c.out);
+  return write_of(core::LockReleaseCmd{c.args[1], *token}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::RevisionResult>(r.body).revision);
+  });
+}
+
+Prepared cmd_lock_owner(Context& c) {
+  return read_of([name = c.args[1]](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto o = m.lock_owner(name, now);
+    if (o.code() == Code::kNotFound) return out.null_array();
+    if (!o.ok()) return write_status(out, o.status());
+    out.map(4);
+    out.bulk("name");
+    out.bulk(o->name);
+    out.bulk("lease");
+    out.integer(o->lease);
+    out.bulk("token");
+    out.integer(o->token);
+    out.bulk("acquired_at_ms");
+    out.integer(o->acquired_at_ms);
+  });
+}
+
+Prepared cmd_elect_campaign(Context& c) {
+  if (c.args[1].empty()) return error(c.out, "ERR", "election name must not be empty");
+  auto lease = parse_int(c.args[2]);
+  if (!lease) return not_integer(c.out);
+  const int64_t wait = parse_wait(c, 4);
+  if (wait < 0) return immediate();
+  auto on_result = [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) write_campaign(out, std::get<CampaignResult>(r.body));
+  };
+  core::CampaignCmd cmd{c.args[1], *lease, c.args[3]};
+  if (wait == 0) return write_of(std::move(cmd), on_result);
+  Prepared p;
+  p.kind = Kind::kAsync;
+  Replica* replica = &c.replica;
+  p.start = [replica, cmd, wait, on_result](ReplyFn reply) {
+    // Campaigning again with a queued lease changes nothing and reports its place: that is the
+    // retry once the election changes hands.
+    auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
+      replica->write(cmd, [next, on_result](core::CommandResult r) {
+        const bool done = !r.status.ok() || std::get<CampaignResult>(r.body).leader;
+        auto shared = std::make_shared<core::CommandResult>(std::move(r));
+        next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
+      });
+    };
+    std::make_shared<Waiter>(*replica, WatchSpace::kElections, cmd.name, wait, attempt, reply)->start();
+  };
+  return p;
+}
+
+Prepared cmd_elect_leader(Context& c) {
+  return read_of([name = c.args[1]](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto l = m.election_leader(name, now);
+    if (l.code() == Code::kNotFound) return out.null_array();
+    if (!l.ok()) return write_status(out, l.status());
+    out.map(4);
+    out.bulk("name");
+    out.bulk(l->name);
+    out.bulk("value");
+    out.bulk(l->value);
+    out.bulk("lease");
+    out.integer(l->lease);
+    out.bulk("token");
+    out.integer(l->token);
+  });
+}
+
+Prepared cmd_elect_resign(Context& c) {
+  auto token = parse_int(c.args[2]);
+  if (!token) return not_integer(c.out);
+  return write_of(core::ResignCmd{c.args[1], *token}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::RevisionResult>(r.body).revision);
+  });
+}
+
+Prepared cmd_elect_proclaim(Context& c) {
+  auto token = parse_int(c.args[2]);
+  if (!token) return not_integer(c.out);
+  return write_of(core::ProclaimCmd{c.args[1], *token, c.args[3]}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::RevisionResult>(r.body).revision);
+  });
+}
+
+// --- transactions ---
+
+Prepared cmd_txn_commit(Context& c) {
+  TxnRequest txn;
+  const Args& a = c.args;
+  size_t i = 1;
+  bool reads = false, writes = false;
+  while (i < a.size()) {
+    if (iequals(a[i], "reads") && !reads && !writes && i + 1 < a.size()) {
+      auto n = parse_int(a[i + 1]);
+      if (!n) return not_integer(c.out);
+      i += 2;
+      if (*n < 0 || static_cast<uint64_t>(*n) > (a.size() - i) / 2) return syntax_error(c.out);
+      for (int64_t k = 0; k < *n; ++k, i += 2) {
+        if (a[i].empty()) return empty_key(c.out);
+        auto v = parse_int(a[i + 1]);
+        if (!v) return not_integer(c.out);
+        txn.reads.push_back(TxnRead{a[i], *v});
+      }
+      reads = true;
+    } else if (iequals(a[i], "writes") && !writes && i + 1 < a.size()) {
+      auto n = parse_int(a[i + 1]);
+      if (!n) return not_integer(c.out);
+      if (*n < 0) return syntax_error(c.out);
+      i += 2;
+      for (int64_t k = 0; k < *n; ++k) {
+        if (i + 1 >= a.size()) return syntax_error(c.out);
+        if (iequals(a[i], "put")) {
+          if (i + 2 >= a.size()) return syntax_error(c.out);
+          TxnWrite w = TxnWrite::make_put(a[i + 1], a[i + 2]);
+          i += 3;
+          if (!parse_put_options(a, i, w.put, c.out)) return immediate();
+          txn.writes.push_back(std::move(w));
+        } else if (iequals(a[i], "del")) {
+          TxnWrite w = TxnWrite::make_delete(a[i + 1]);
+          i += 2;
+          if (!parse_delete_options(a, i, w.del, c.out)) return immediate();
+          txn.writes.push_back(std::move(w));
+        } else {
+          return syntax_error(c.out);
+        }
+      }
+      writes = true;
+      if (i != a.size()) return syntax_error(c.out);
+    } else {
+      return syntax_error(c.out);
+    }
+  }
+  return write_of(core::TxnCmd{std::move(txn)}, [](core::CommandResult& r, resp::Writer& out) {
+    if (!ok_or_error(r, out)) return;
+    const TxnResult& t = std::get<TxnResult>(r.body);
+    out.map(2);
+    out.bulk("revision");
+    out.integer(t.revision);
+    out.bulk("versions");
+    out.array(t.versions.size());
+    for (int64_t v : t.versions) out.integer(v);
+  });
+}
+
+// --- queries ---
+
+std::optional<QueryOp> query_op(std::string_view w) {
+  static const std::pair<const char*, QueryOp> ops[] = {
+      {"eq", QueryOp::kEq}, {"ne", QueryOp::kNe}, {"gt", QueryOp::kGt}, {"ge", QueryOp::kGe},
+      {"lt", QueryOp::kLt}, {"le", QueryOp::kLe}, {"prefix", QueryOp::kPrefix},
+      {"between", QueryOp::kBetween}, {"in", QueryOp::kIn}};
+  for (const auto& [name, op] : ops) {
+    if (iequals(w, name)) return op;
+  }
+  return std::nullopt;
+}
+
+Prepared cmd_query(Context& c) {
+  Query q;
+  q.entity = c.args[1];
+  const Args& a = c.args;
+  bool order = false, limit = false, cursor = false, select = false;
+  for (size_t i = 2; i < a.size(); ++i) {
+    const std::string& w = a[i];
+    if (iequals(w, "where") && i + 3 < a.size() + 0 && i + 2 < a.size()) {
+      QueryClause clause;
+      clause.label = a[i + 1];
+      auto op = query_op(a[i + 2]);
+      if (!op) return syntax_error(c.out);
+      clause.op = *op;
+      i += 3;
+      if (*op == QueryOp::kBetween) {
+        if (i + 1 >= a.size()) return syntax_error(c.out);
+        clause.values = {a[i], a[i + 1]};
+        i += 1;
+      } else if (*op == QueryOp::kIn) {
+        if (i >= a.size()) return syntax_error(c.out);
+        auto n = parse_int(a[i]);
+        if (!n) return not_integer(c.out);
+        if (*n < 1 || static_cast<uint64_t>(*n) > a.size() - i - 1) return syntax_error(c.out);
+        clause.values.assign(a.begin() + static_cast<long>(i) + 1, a.begin() + static_cast<long>(i) + 1 + *n);
+        i += static_cast<size_t>(*n);
+      } else {
+        if (i >= a.size()) return syntax_error(c.out);
+        clause.values = {a[i]};
+      }
+      q.where.push_back(std::move(clause));
+    } else if (iequals(w, "orderby") && !order && i + 1 < a.size()) {
+      q.order_by = a[++i];
+      if (i + 1 < a.size() && (iequals(a[i + 1], "asc") || iequals(a[i + 1], "desc"))) {
+        q.descending = iequals(a[++i], "desc");
+      }
+      order = true;
+    } else if (iequals(w, "limit") && !limit && i + 1 < a.size()) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(c.out);
+      if (*n < 0) return error(c.out, "ERR", "LIMIT must not be negative, got " + a[i]);
+      q.limit = *n;
+      limit = true;
+    } else if (iequals(w, "cursor") && !cursor && i + 1 < a.size()) {
+      q.cursor = a[++i];
+      cursor = true;
+    } else if (iequals(w, "select") && !select && !q.keys_only && !q.count_only && i + 1 < a.size()) {
+      auto n = parse_int(a[++i]);
+      if (!n) return not_integer(c.out);
+      if (*n < 1 || static_cast<uint64_t>(*n) > a.size() - i - 1) return syntax_error(c.out);
+      for (int64_t k = 0; k < *n; ++k) q.select.push_back(a[++i]);
+      select = true;
+    } else if (iequals(w, "keysonly") && !select && !q.keys_only && !q.count_only) {
+      q.keys_only = true;
+    } else if (iequals(w, "count") && !select && !q.keys_only && !q.count_only) {
+      q.count_only = true;
+    } else {
+      return syntax_error(c.out);
+    }
+  }
+  return read_of([q](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+    auto r = m.query(q, now);
+    if (!r.ok()) return write_status(out, r.status());
+    if (q.count_only) {
+      out.map(1);
+      out.bulk("count");
+      out.integer(r->count);
+      return;
+    }
+    out.map(3);
+    out.bulk("items");
+    out.array(r->items.size());
+    for (const KeyValue& kv : r->items) {
+      if (q.keys_only) {
+        write_key_only(out, kv);
+      } else {
+        write_kv(out, kv);
+      }
+    }
+    out.bulk("count");
+    out.integer(r->count);
+    out.bulk("next_cursor");
+    out.bulk(r->next_cursor);
+  });
+}
+
+// --- store ---
+
+Prepared cmd_compact(Context& c) {
+  auto rev = parse_int(c.args[1]);
+  if (!rev) return not_integer(c.out);
+  return write_of(core::CompactCmd{*rev}, [](core::CommandResult& r, resp::Writer& out) {
+    if (ok_or_error(r, out)) out.integer(std::get<core::RevisionResult>(r.body).revision);
+  });
+}
+
+Prepared cmd_snapshot(Context& c) {
+  Prepared p;
+  p.kind = Kind::kAsync;
+  Replica* replica = &c.replica;
+  p.start = [replica](ReplyFn reply) {
+    replica->snapshot_now([reply](Result<uint64_t> index) {
+      reply([&](resp::Writer& out) {
+        if (index.ok()) {
+          out.integer(static_cast<int64_t>(*index));
+        } else {
+          write_status(out, index.status());
+        }
+      });
+    });
+  };
+  return p;
+}
+
+}  // namespace
+
+void register_dkv_commands(std::vector<CommandSpec>& t) {
+  using F = std::vector<std::string>;
+  auto add = [&](std::string name, int arity, F flags, int fk, int lk, int step, Prepared (*h)(Context&)) {
+    t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h});
+  };
+  const F w = {"write", "fast"};
+  const F r = {"readonly", "fast"};
+  add("kv.put", -3, w, 1, 1, 1, cmd_kv_put);
+  add("kv.get", -2, r, 1, 1, 1, cmd_kv_get);
+  add("kv.del", -2, w, 1, 1, 1, cmd_kv_del);
+  add("kv.mput", -4, {"write"}, 2, -1, 2, cmd_kv_mput);
+  add("kv.mget", -2, {"readonly"}, 1, -1, 1, cmd_kv_mget);
+  add("kv.mdel", -2, {"write"}, 1, -1, 1, cmd_kv_mdel);
+  add("kv.range", -3, {"readonly"}, 0, 0, 0, cmd_kv_range);
+  add("kv.clear", -1, {"write"}, 0, 0, 0, cmd_kv_clear);
+  add("kv.count", -1, {"readonly"}, 0, 0, 0, cmd_kv_count);
+  auto session = [](Context&) {
+    Prepared p;
+    p.kind = Kind::kSession;
+    return p;
+  };
+  add("kv.watch", -3, {"pubsub", "noscript"}, 0, 0, 0, session);
+  add("kv.unwatch", 2, {"pubsub", "noscript"}, 0, 0, 0, session);
+  add("ctr.add", -3, w, 1, 1, 1, cmd_ctr_add);
+  add("ctr.get", 2, r, 1, 1, 1, cmd_ctr_get);
+  add("ctr.set", -3, w, 1, 1, 1, cmd_ctr_set);
+  add("lease.grant", 2, {"write"}, 0, 0, 0, cmd_lease_grant);
+  add("lease.keepalive", 2, {"write", "fast"}, 0, 0, 0, cmd_lease_keepalive);
+  add("lease.revoke", 2, {"write"}, 0, 0, 0, cmd_lease_revoke);
+  add("lease.ttl", -2, {"readonly"}, 0, 0, 0, cmd_lease_ttl);
+  add("lease.list", 1, {"readonly"}, 0, 0, 0, cmd_lease_list);
+  add("lock.acquire", -3, {"write", "blocking", "noscript"}, 0, 0, 0, cmd_lock_acquire);
+  add("lock.release", 3, {"write"}, 0, 0, 0, cmd_lock_release);
+  add("lock.owner", 2, {"readonly"}, 0, 0, 0, cmd_lock_owner);
+  add("elect.campaign", -4, {"write", "blocking", "noscript"}, 0, 0, 0, cmd_elect_campaign);
+  add("elect.leader", 2, {"readonly"}, 0, 0, 0, cmd_elect_leader);
+  add("elect.resign", 3, {"write"}, 0, 0, 0, cmd_elect_resign);
+  add("elect.proclaim", 4, {"write"}, 0, 0, 0, cmd_elect_proclaim);
+  add("txn.commit", -1, {"write"}, 0, 0, 0, cmd_txn_commit);
+  add("query", -2, {"readonly"}, 0, 0, 0, cmd_query);
+  add("compact", 2, {"write", "admin"}, 0, 0, 0, cmd_compact);
+  add("snapshot", 1, {"admin"}, 0, 0, 0, cmd_snapshot);
+}
+
+}  // namespace dkv::server

@@ -1,0 +1,142 @@
+// dkv-server: one DKV node. With no arguments, a single-node store in ./dkv-data serving RESP on
+// 127.0.0.1:7070 (Raft 7071, admin HTTP 7072).
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+
+#include "server/server.h"
+
+namespace {
+
+using dkv::Result;
+using dkv::Status;
+
+// "HOST:PORT" (also "[v6]:PORT").
+Result<std::pair<std::string, uint16_t>> parse_address(const std::string& flag, const std::string& text) {
+  const size_t colon = text.rfind(':');
+  auto bad = [&] {
+    return Status(dkv::Code::kInvalidArgument, flag + " needs HOST:PORT with a port 0-65535, got '" + text + "'");
+  };
+  if (colon == std::string::npos || colon == 0) return bad();
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad();
+  const unsigned long p = std::stoul(port);
+  if (p > 65535) return bad();
+  return std::make_pair(host, static_cast<uint16_t>(p));
+}
+
+// "1=host:port,2=host:port"
+Result<std::vector<dkv::server::Peer>> parse_bootstrap(const std::string& text) {
+  std::vector<dkv::server::Peer> peers;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || item.substr(0, eq).find_first_not_of("0123456789") != std::string::npos) {
+      return Status(dkv::Code::kInvalidArgument, "--bootstrap needs ID=HOST:RAFTPORT,..., got '" + item + "'");
+    }
+    auto addr = parse_address("--bootstrap", item.substr(eq + 1));
+    if (!addr.ok()) return addr.status();
+    peers.push_back(dkv::server::Peer{std::stoull(item.substr(0, eq)), addr->first, addr->second});
+    start = end + 1;
+  }
+  return peers;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dkv-server: one DKV node (RESP2/RESP3 on the client port, Raft between members)"};
+  std::string data_dir = "./dkv-data";
+  std::string listen = "127.0.0.1:7070";
+  std::string raft_listen = "127.0.0.1:7071";
+  std::string admin_listen = "127.0.0.1:7072";
+  uint64_t node_id = 1;
+  std::string bootstrap;
+  std::string join;
+  uint64_t snapshot_entries = 10000;
+  int64_t history_revisions = 10000;
+  app.add_option("--data-dir", data_dir, "Data directory (created if missing)")->capture_default_str();
+  app.add_option("--listen", listen, "Client (RESP) address HOST:PORT")->capture_default_str();
+  app.add_option("--raft-listen", raft_listen, "Raft peer address HOST:PORT")->capture_default_str();
+  app.add_option("--admin-listen", admin_listen, "Admin HTTP address HOST:PORT (/metrics, /health)")
+      ->capture_default_str();
+  app.add_option("--node-id", node_id, "This node's id (>= 1)")->capture_default_str()->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+  app.add_option("--bootstrap", bootstrap, "Members of a new cluster: ID=HOST:RAFTPORT,... (this node included)");
+  app.add_option("--join", join, "Join a running cluster through a member's client address HOST:PORT");
+  app.add_option("--snapshot-entries", snapshot_entries, "Take a snapshot every N applied log entries")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+  app.add_option("--history-revisions", history_revisions,
+                 "MVCC history kept for reads at older revisions (0 keeps everything)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  CLI11_PARSE(app, argc, argv);
+
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "dkv-server: %s\n", message.c_str());
+    return 1;
+  };
+  dkv::server::Server::Options options;
+  auto client = parse_address("--listen", listen);
+  if (!client.ok()) return fail(client.status().message());
+  auto raft = parse_address("--raft-listen", raft_listen);
+  if (!raft.ok()) return fail(raft.status().message());
+  auto admin = parse_address("--admin-listen", admin_listen);
+  if (!admin.ok()) return fail(admin.status().message());
+  if (!join.empty()) return fail("--join is not supported yet: adding members to a running cluster is the cluster issue's work");
+  options.host = client->first;
+  options.port = client->second;
+  options.admin_host = admin->first;
+  options.admin_port = admin->second;
+  options.replica.node_id = node_id;
+  options.replica.data_dir = data_dir;
+  options.replica.raft_host = raft->first;
+  options.replica.raft_port = raft->second;
+  options.replica.snapshot_entries = snapshot_entries;
+  options.replica.history_revisions = history_revisions;
+  if (!bootstrap.empty()) {
+    auto peers = parse_bootstrap(bootstrap);
+    if (!peers.ok()) return fail(peers.status().message());
+    bool self = false;
+    for (const auto& p : *peers) self = self || p.id == node_id;
+    if (!self) return fail("--bootstrap must list this node (--node-id " + std::to_string(node_id) + ")");
+    options.replica.bootstrap = std::move(peers).value();
+  }
+
+  asio::io_context io(1);
+  auto server = dkv::server::Server::open(io, options);
+  if (!server.ok()) return fail(server.status().message());
+  dkv::server::Server& s = **server;
+  s.start();
+
+  bool stopped = false;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int) {
+    if (ec) return;
+    std::fprintf(stderr, "dkv-server: shutting down\n");
+    s.shut_down([&] {
+      stopped = true;
+      io.stop();
+    });
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+  std::printf("dkv-server: node %llu ready: clients %s:%u, raft %s:%u, admin %s:%u, data %s\n",
+              static_cast<unsigned long long>(node_id), options.host.c_str(), s.port(),
+              options.replica.raft_host.c_str(), s.replica().raft_port(), options.admin_host.c_str(),
+              s.admin_port(), data_dir.c_str());
+  std::fflush(stdout);
+  io.run();
+  if (!s.replica().failure().ok()) {
+    return fail("stopped after a failure: " + s.replica().failure().to_string());
+  }
+  (void)stopped;
+  return 0;
+}

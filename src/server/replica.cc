@@ -1,0 +1,446 @@
+#include "server/replica.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <utility>
+
+namespace dkv::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The data directory records which node owns it, so that starting node 2 on node 1's directory
+// (a mistyped flag) is refused instead of corrupting a cluster.
+Status claim_data_dir(const std::string& dir, raft::NodeId id) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status(Code::kInvalidArgument, "cannot create data directory " + dir + ": " + ec.message());
+  const std::string identity = dir + "/NODE";
+  std::ifstream in(identity);
+  if (in) {
+    std::string word;
+    raft::NodeId owner = 0;
+    in >> word >> owner;
+    if (word != "node" || owner == 0) {
+      return Status(Code::kInvalidArgument, "data directory " + dir + " has an unreadable " +
+                                                identity + " file; is it a DKV data directory?");
+    }
+    if (owner != id) {
+      return Status(Code::kInvalidArgument,
+                    "data directory " + dir + " belongs to node " + std::to_string(owner) +
+                        ", not node " + std::to_string(id) +
+                        " (pass --node-id " + std::to_string(owner) + " or another --data-dir)");
+    }
+  }
+  // Written (again) every start: this also proves the directory is writable.
+  const std::string tmp = identity + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "node " << id << "\n";
+    out.flush();
+    if (!out) return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable");
+  }
+  fs::rename(tmp, identity, ec);
+  if (ec) return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable: " + ec.message());
+  return Status();
+}
+
+const char* role_word(const raft::Raft& r) {
+  if (r.is_learner()) return "learner";
+  switch (r.role()) {
+    case raft::Role::kLeader: return "leader";
+    case raft::Role::kFollower: return "follower";
+    case raft::Role::kPreCandidate:
+    case raft::Role::kCandidate: return "candidate";
+  }
+  return "follower";
+}
+
+}  // namespace
+
+Replica::Replica(asio::io_context& io, Options options)
+    : io_(io),
+      options_(std::move(options)),
+      hub_(options_.watch, 0),
+      duties_timer_(io) {
+  if (!options_.clock) options_.clock = system_now_ms;
+}
+
+Replica::~Replica() {
+  *alive_ = false;
+  if (node_) node_->stop();
+  if (transport_) transport_->close();
+  node_.reset();
+  transport_.reset();
+  storage_.reset();  // finishes what the sync thread has queued
+}
+
+Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options options) {
+  Status claimed = claim_data_dir(options.data_dir, options.node_id);
+  if (!claimed.ok()) return claimed;
+
+  std::unique_ptr<Replica> r(new Replica(io, std::move(options)));
+  const Options& o = r->options_;
+
+  raft::ConfState conf;
+  if (o.bootstrap.empty()) {
+    conf.voters = {o.node_id};
+  } else {
+    for (const Peer& p : o.bootstrap) conf.voters.push_back(p.id);
+    std::sort(conf.voters.begin(), conf.voters.end());
+  }
+  auto storage = WalStorage::open(io, o.data_dir, conf);
+  if (!storage.ok()) {
+    return Status(storage.status().code(),
+                  "cannot open the log in " + o.data_dir + ": " + storage.status().message());
+  }
+  r->storage_ = std::move(storage).value();
+  raft::InitialState initial = r->storage_->take_initial_state();
+  if (initial.snapshot.meta.index > 0 && initial.snapshot.data) {
+    Status s = r->machine_.restore_snapshot(*initial.snapshot.data);
+    if (!s.ok()) {
+      return Status(s.code(), "the snapshot at index " + std::to_string(initial.snapshot.meta.index) +
+                                  " in " + o.data_dir + "/snap does not load: " + s.message());
+    }
+  }
+  r->snapshot_index_ = initial.snapshot.meta.index;
+  initial.applied = initial.snapshot.meta.index;
+  r->hub_.reset(r->machine_.revision());
+
+  Replica* self = r.get();
+  r->transport_ = std::make_unique<RaftTransport>(io, [self](raft::Message m) {
+    if (self->node_) self->node_->step(std::move(m));
+  });
+  Status listening = r->transport_->listen(o.raft_host, o.raft_port);
+  if (!listening.ok()) {
+    return Status(listening.code(), "cannot listen for Raft peers on " + o.raft_host + ":" +
+                                        std::to_string(o.raft_port) + ": " + listening.message());
+  }
+  for (const Peer& p : o.bootstrap) {
+    if (p.id != o.node_id) r->transport_->set_peer(p.id, p.host, p.port);
+  }
+
+  RaftNode::Options node_options;
+  node_options.raft.id = o.node_id;
+  node_options.raft.election_ticks = o.election_ticks;
+  node_options.raft.seed = std::random_device{}() ^ (uint64_t{o.node_id} << 32);
+  node_options.tick = o.tick;
+  RaftApplier applier;
+  applier.apply = [self](const raft::Entry& e) { return self->apply_entry(e); };
+  applier.install = [self](const raft::Snapshot& s) { self->install(s); };
+  applier.role_changed = [self](const raft::SoftState& s) { self->on_role_changed(s); };
+  applier.advanced = [self] { self->on_advanced(); };
+  r->node_ = std::make_unique<RaftNode>(io, node_options, std::move(initial), *r->storage_,
+                                        *r->transport_, std::move(applier));
+  return r;
+}
+
+void Replica::start() {
+  node_->start();
+  const raft::ConfState& conf = node_->raft().conf();
+  if (conf.voters.size() == 1 && conf.voters[0] == options_.node_id) node_->campaign();
+  schedule_duties();
+}
+
+Status Replica::failure() const { return node_->failure(); }
+
+// --- writes -----------------------------------------------------------------------------------
+
+void Replica::write(core::CommandBody body, WriteDone done) {
+  if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
+  const raft::Raft& r = node_->raft();
+  if (r.role() != raft::Role::kLeader) {
+    if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
+    return done(Status(Code::kNotLeader, std::to_string(r.leader())));
+  }
+  std::string data = core::encode_command(core::Command{now_ms(), std::move(body)});
+  ++writes_in_flight_;
+  node_->propose(std::move(data), [this, done = std::move(done), alive = alive_](Status s, std::string) {
+    if (!*alive) return;
+    --writes_in_flight_;
+    if (!s.ok()) {
+      done(std::move(s));
+    } else {
+      done(std::move(last_result_));
+    }
+    if (stopping_) maybe_finish_shutdown();
+  });
+}
+
+std::string Replica::apply_entry(const raft::Entry& entry) {
+  Result<core::Command> command = core::decode_command(entry.data);
+  if (!command.ok()) {
+    // Every replica fails the same way on the same bytes, so state stays identical.
+    last_result_ = core::CommandResult(command.status());
+    return {};
+  }
+  std::vector<Event> events;
+  last_result_ = machine_.apply(*command, &events);
+  if (!events.empty()) {
+    std::vector<core::EventPtr> shared;
+    shared.reserve(events.size());
+    for (Event& e : events) shared.push_back(std::make_shared<const Event>(std::move(e)));
+    hub_.publish(std::move(shared));
+  }
+  // Deliveries and waiting reads are served once the whole batch is applied.
+  asio::post(io_, [this, alive = alive_] {
+    if (!*alive) return;
+    deliver();
+    serve_local_reads();
+  });
+  return {};
+}
+
+void Replica::install(const raft::Snapshot& snapshot) {
+  Status s = machine_.restore_snapshot(*snapshot.data);
+  if (!s.ok()) {
+    // A snapshot the leader built that does not load here: applying anything more would diverge.
+    std::fprintf(stderr, "dkv: fatal: the leader's snapshot at index %llu does not load: %s\n",
+                 static_cast<unsigned long long>(snapshot.meta.index), s.to_string().c_str());
+    std::abort();
+  }
+  hub_.reset(machine_.revision());
+  snapshot_index_ = snapshot.meta.index;
+}
+
+// --- reads ------------------------------------------------------------------------------------
+
+void Replica::read(ReadDone done) {
+  if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
+  const raft::Raft& r = node_->raft();
+  if (r.role() != raft::Role::kLeader) {
+    if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
+    return done(Status(Code::kNotLeader, std::to_string(r.leader())));
+  }
+  if (refreshed_term_ != r.term()) {
+    // Until the new leader's lease refresh applies, keys on leases whose deadline passed while
+    // nobody led would read as gone and then come back: hold reads until then.
+    reads_after_refresh_.push_back(std::move(done));
+    return;
+  }
+  const raft::ConfState& conf = r.conf();
+  if (conf.voters.size() == 1 && conf.voters[0] == options_.node_id && r.committed_in_current_term()) {
+    // A single voter is the quorum: whatever it has committed is everything acknowledged.
+    uint64_t index = r.commit_index();
+    if (node_->applied_index() >= index) return done(Status());
+    local_reads_.emplace(index, std::move(done));
+    return;
+  }
+  node_->read_barrier(std::move(done));
+}
+
+void Replica::serve_local_reads() {
+  uint64_t applied = node_->applied_index();
+  while (!local_reads_.empty() && local_reads_.begin()->first <= applied) {
+    auto node = local_reads_.extract(local_reads_.begin());
+    node.mapped()(Status());
+  }
+}
+
+// --- watches ----------------------------------------------------------------------------------
+
+Result<int64_t> Replica::watch(const WatchRequest& request, WatchSink sink) {
+  WatchRequest req = request;
+  std::vector<core::EventPtr> initial;
+  if (req.snapshot) {
+    // The snapshot is the state at the current revision; changes follow from the next one.
+    for (Event& e : machine_.current_events(req, now_ms())) {
+      initial.push_back(std::make_shared<const Event>(std::move(e)));
+    }
+    req.from_revision = 0;
+  }
+  Result<int64_t> id = hub_.subscribe(req, std::move(initial));
+  if (!id.ok()) return id;
+  sinks_[*id] = std::move(sink);
+  if (hub_.has_pending()) {
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) deliver();
+    });
+  }
+  return id;
+}
+
+void Replica::unwatch(int64_t watch_id) {
+  hub_.unsubscribe(watch_id);
+  sinks_.erase(watch_id);
+}
+
+void Replica::deliver() {
+  if (!hub_.has_pending()) return;
+  for (core::WatchHub::Delivery& d : hub_.drain()) {
+    auto it = sinks_.find(d.watch_id);
+    if (it == sinks_.end()) continue;
+    WatchSink sink = it->second;  // a copy: the sink may unwatch itself
+    if (!d.end.ok()) sinks_.erase(it);
+    sink(d);
+  }
+}
+
+// --- leader duties ----------------------------------------------------------------------------
+
+void Replica::on_role_changed(const raft::SoftState& soft) {
+  if (soft.role != raft::Role::kLeader) {
+    // Reads waiting on a single voter's commit index belong to the old leadership.
+    const Status lost(Code::kUnavailable, "leadership changed during the read; retry");
+    auto reads = std::move(local_reads_);
+    local_reads_.clear();
+    for (auto& [index, done] : reads) done(lost);
+    auto held = std::move(reads_after_refresh_);
+    reads_after_refresh_.clear();
+    for (auto& done : held) done(lost);
+  }
+}
+
+void Replica::schedule_duties() {
+  duties_timer_.expires_after(options_.expiry_interval);
+  duties_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive || stopping_) return;
+    run_duties();
+    schedule_duties();
+  });
+}
+
+void Replica::run_duties() {
+  const raft::Raft& r = node_->raft();
+  if (r.role() != raft::Role::kLeader || !r.committed_in_current_term()) return;
+  const uint64_t term = r.term();
+  if (refreshed_term_ != term) {
+    // First duty of a new leader: give every lease its full TTL again, before expiring any.
+    if (refresh_in_flight_) return;
+    refresh_in_flight_ = true;
+    write(core::LeaseRefreshCmd{}, [this, term](core::CommandResult result) {
+      refresh_in_flight_ = false;
+      if (!result.status.ok()) return;
+      refreshed_term_ = term;
+      auto reads = std::move(reads_after_refresh_);
+      reads_after_refresh_.clear();
+      for (auto& done : reads) read(std::move(done));
+    });
+    return;
+  }
+  if (!expire_in_flight_) {
+    core::DueWork due = machine_.due(now_ms(), 1000);
+    if (!due.empty()) {
+      expire_in_flight_ = true;
+      write(core::ExpireCmd{std::move(due.keys), std::move(due.leases)},
+            [this](core::CommandResult) { expire_in_flight_ = false; });
+    }
+  }
+  const int64_t keep = options_.history_revisions;
+  if (keep > 0 && !compact_in_flight_ &&
+      machine_.revision() - machine_.compacted_revision() > 2 * keep) {
+    compact_in_flight_ = true;
+    write(core::CompactCmd{machine_.revision() - keep},
+          [this](core::CommandResult) { compact_in_flight_ = false; });
+  }
+}
+
+// --- snapshots --------------------------------------------------------------------------------
+
+void Replica::on_advanced() {
+  const uint64_t applied = node_->raft().applied_index();
+  if (snapshotting_) return;
+  if (!snapshot_waiters_.empty() || applied >= snapshot_index_ + options_.snapshot_entries) {
+    if (applied > snapshot_index_) take_snapshot(nullptr);
+  }
+}
+
+void Replica::snapshot_now(std::function<void(Result<uint64_t>)> done) {
+  snapshot_waiters_.push_back(std::move(done));
+  if (snapshotting_) return;  // answered when the next one (taken after it) completes
+  const raft::Raft& r = node_->raft();
+  if (r.applied_index() == snapshot_index_) {
+    auto waiters = std::move(snapshot_waiters_);
+    snapshot_waiters_.clear();
+    for (auto& w : waiters) w(snapshot_index_);
+    return;
+  }
+  // Raft compacts only at its own applied index, which matches ours between Readys.
+  if (node_->applied_index() == r.applied_index()) take_snapshot(nullptr);
+}
+
+void Replica::take_snapshot(std::function<void(Result<uint64_t>)>) {
+  raft::Raft& r = node_->raft();
+  const uint64_t index = r.applied_index();
+  auto data = std::make_shared<const std::string>(machine_.save_snapshot());
+  Status s = r.compact(index, data);
+  auto waiters = std::move(snapshot_waiters_);
+  snapshot_waiters_.clear();
+  if (!s.ok()) {
+    for (auto& w : waiters) w(s);
+    return;
+  }
+  raft::SnapshotMeta meta = r.log().snapshot().meta;
+  snapshotting_ = true;
+  storage_->save_snapshot(meta, data, [this, index, waiters = std::move(waiters),
+                                       alive = alive_](Status saved) {
+    if (!*alive) return;
+    snapshotting_ = false;
+    if (saved.ok()) snapshot_index_ = index;
+    for (auto& w : waiters) {
+      if (saved.ok()) {
+        w(index);
+      } else {
+        w(saved);
+      }
+    }
+    if (!saved.ok()) {
+      std::fprintf(stderr, "dkv: snapshot at index %llu failed: %s\n",
+                   static_cast<unsigned long long>(index), saved.to_string().c_str());
+    }
+  });
+}
+
+// --- shutdown ---------------------------------------------------------------------------------
+
+void Replica::shut_down(std::chrono::milliseconds timeout, std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  shutdown_done_ = std::move(done);
+  duties_timer_.cancel();
+  shutdown_timer_ = std::make_unique<asio::steady_timer>(io_, timeout);
+  shutdown_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    writes_in_flight_ = 0;  // give up on what did not finish in time
+    maybe_finish_shutdown();
+  });
+  maybe_finish_shutdown();
+}
+
+void Replica::maybe_finish_shutdown() {
+  if (!stopping_ || writes_in_flight_ > 0 || !shutdown_done_) return;
+  shutdown_timer_->cancel();
+  node_->stop();
+  transport_->close();
+  auto done = std::move(shutdown_done_);
+  shutdown_done_ = nullptr;
+  done();
+}
+
+Replica::RaftInfo Replica::raft_info() const {
+  const raft::Raft& r = node_->raft();
+  RaftInfo info;
+  info.node_id = options_.node_id;
+  info.leader_id = r.leader();
+  info.role = role_word(r);
+  info.term = r.term();
+  info.commit_index = r.commit_index();
+  info.applied_index = node_->applied_index();
+  info.snapshot_index = snapshot_index_;
+  info.voters = r.conf().voters.size();
+  info.learners = r.conf().learners.size();
+  info.wal_syncs = storage_->syncs();
+  return info;
+}
+
+}  // namespace dkv::server

@@ -1,0 +1,173 @@
+// Replica: one member's copy of the store — the deterministic state machine (src/core) driven by
+// a RaftNode on the WAL — and everything the command layer needs from it, on the event loop.
+//
+// Writes: write() stamps the leader's clock into a core::Command, proposes its encoding, and
+// calls back with the state machine's result once the entry is applied here (so an
+// acknowledged write is durable on a quorum and visible to every later read).
+//
+// Reads: read() completes once this replica has applied everything committed before the call
+// (Raft's ReadIndex; a single voter that has committed an entry of its own term needs no round
+// and answers at once). The caller then reads machine() with now_ms().
+//
+// Leader duties: on taking office it first proposes a LeaseRefreshCmd (every lease gets its full
+// TTL again: no lease ends early because nobody was leader to hear its keep-alives, including
+// across a restart), then, every expiry interval, an ExpireCmd for what the state machine says is
+// due, and a CompactCmd when MVCC history grows beyond the configured revisions.
+//
+// Snapshots: every `snapshot_entries` applied entries the state machine is saved, Raft's log is
+// compacted behind it and the WAL releases the segments it covers.
+//
+// Watches: events of every applied command go to a WatchHub; after each batch of applied entries,
+// deliveries are handed to the sink registered for each watch (the connection that owns it).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "core/command.h"
+#include "core/state_machine.h"
+#include "core/watch_hub.h"
+#include "dkv/status.h"
+#include "server/raft_node.h"
+#include "server/raft_transport.h"
+#include "server/wal_storage.h"
+
+namespace dkv::server {
+
+struct Peer {
+  raft::NodeId id = 0;
+  std::string host;
+  uint16_t port = 0;
+};
+
+class Replica {
+ public:
+  struct Options {
+    raft::NodeId node_id = 1;
+    std::string data_dir = "dkv-data";
+    std::string raft_host = "127.0.0.1";
+    uint16_t raft_port = 7071;  // 0 picks a free port
+    // Members of a new cluster (ids and Raft addresses, this node included). Empty: a single
+    // voter, this node. Used only when the data directory holds no Raft state yet.
+    std::vector<Peer> bootstrap;
+    std::chrono::milliseconds tick{100};
+    int election_ticks = 10;
+    uint64_t snapshot_entries = 10000;
+    std::chrono::milliseconds expiry_interval{10};
+    int64_t history_revisions = 10000;  // MVCC history kept for reads at older revisions
+    core::WatchHub::Options watch;
+    // Milliseconds since the Unix epoch; the system clock when empty. Tests inject their own.
+    std::function<int64_t()> clock;
+  };
+
+  using WriteDone = std::function<void(core::CommandResult)>;
+  using ReadDone = std::function<void(Status)>;
+  // Receives a watch's deliveries; the last one ends the watch when its status is not OK.
+  using WatchSink = std::function<void(core::WatchHub::Delivery&)>;
+
+  // Opens the data directory (creating it), checks that it belongs to this node id, recovers the
+  // Raft state and the state machine from the latest snapshot, and listens on the Raft port.
+  // Errors name the directory or address and what was wrong.
+  static Result<std::unique_ptr<Replica>> open(asio::io_context& io, Options options);
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  void start();
+  // Stops taking commands and calls `done` once every write in flight has completed (or after
+  // `timeout`), then stops Raft and flushes the WAL.
+  void shut_down(std::chrono::milliseconds timeout, std::function<void()> done);
+
+  void write(core::CommandBody body, WriteDone done);
+  void read(ReadDone done);
+
+  const core::StateMachine& machine() const { return machine_; }
+  int64_t now_ms() const { return options_.clock(); }
+  asio::io_context& io() { return io_; }
+
+  // Watches: subscribe with the events a SNAPSHOT watch must see first (read from machine()).
+  Result<int64_t> watch(const WatchRequest& request, WatchSink sink);
+  void unwatch(int64_t watch_id);
+  size_t watchers() const { return hub_.watcher_count(); }
+
+  // Forces a snapshot now (the SNAPSHOT command); `done` gets the snapshot's index.
+  void snapshot_now(std::function<void(Result<uint64_t>)> done);
+
+  struct RaftInfo {
+    raft::NodeId node_id = 0;
+    raft::NodeId leader_id = 0;
+    std::string role;  // leader, follower, learner, candidate
+    uint64_t term = 0;
+    uint64_t commit_index = 0;
+    uint64_t applied_index = 0;
+    uint64_t snapshot_index = 0;
+    size_t voters = 0;
+    size_t learners = 0;
+    uint64_t wal_syncs = 0;
+  };
+  RaftInfo raft_info() const;
+  uint16_t raft_port() const { return transport_->port(); }
+  bool stopping() const { return stopping_; }
+  // A failure that stopped this replica (e.g. the disk); OK while it runs.
+  Status failure() const;
+
+ private:
+  explicit Replica(asio::io_context& io, Options options);
+
+  std::string apply_entry(const raft::Entry& entry);
+  void install(const raft::Snapshot& snapshot);
+  void on_role_changed(const raft::SoftState& soft);
+  void on_advanced();
+  void take_snapshot(std::function<void(Result<uint64_t>)> done);
+  void deliver();
+  void schedule_duties();
+  void run_duties();
+  void serve_local_reads();
+  void maybe_finish_shutdown();
+
+  asio::io_context& io_;
+  Options options_;
+  core::StateMachine machine_;
+  core::WatchHub hub_;
+  std::unique_ptr<WalStorage> storage_;
+  std::unique_ptr<RaftTransport> transport_;
+  std::unique_ptr<RaftNode> node_;
+  std::map<int64_t, WatchSink> sinks_;
+  asio::steady_timer duties_timer_;
+
+  // The result of the entry being applied, handed to its proposer: RaftNode completes a proposal
+  // right after apply returns, on the same call stack.
+  core::CommandResult last_result_;
+  bool last_result_set_ = false;
+
+  uint64_t snapshot_index_ = 0;
+  bool snapshotting_ = false;
+  std::vector<std::function<void(Result<uint64_t>)>> snapshot_waiters_;
+
+  // Leader duties: the term in which this node took office and whether its lease refresh
+  // entry has been applied; expiry and compaction proposals in flight.
+  uint64_t refreshed_term_ = 0;
+  bool refresh_in_flight_ = false;
+  bool expire_in_flight_ = false;
+  bool compact_in_flight_ = false;
+
+  // Single-voter reads waiting for apply to reach the commit index they saw.
+  std::multimap<uint64_t, ReadDone> local_reads_;
+  std::vector<ReadDone> reads_after_refresh_;
+
+  size_t writes_in_flight_ = 0;
+  bool stopping_ = false;
+  std::function<void()> shutdown_done_;
+  std::unique_ptr<asio::steady_timer> shutdown_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace dkv::server

@@ -1,0 +1,36 @@
+// Session: what the server remembers about one client connection between its commands.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dkv/types.h"
+
+namespace dkv::server {
+
+struct Session {
+  int64_t id = 0;        // CLIENT ID
+  int protocol = 2;      // RESP version: connections start in RESP2; HELLO 3 switches
+  std::string name;      // CLIENT SETNAME
+  std::string address;   // peer host:port
+  int64_t created_ms = 0;
+  std::string last_command;
+
+  // MULTI ... EXEC: queued commands, and whether one of them was refused while queueing
+  // (EXEC then fails with EXECABORT, as in Redis).
+  bool in_multi = false;
+  bool multi_failed = false;
+  std::vector<std::vector<std::string>> queued;
+  // WATCH: each key with the mod_revision it had when watched (0 = absent). EXEC sends them as the
+  // transaction's read set, so any change in between makes EXEC reply nil.
+  std::vector<core::WatchedKey> watched;
+
+  // KV.WATCH ids this connection owns. In RESP2 a connection with watches is in watch mode
+  // (like Redis's subscribe mode): only KV.WATCH, KV.UNWATCH, PING and QUIT are accepted.
+  std::set<int64_t> watches;
+  bool watch_mode() const { return protocol == 2 && !watches.empty(); }
+};
+
+}  // namespace dkv::server
