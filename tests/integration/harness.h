@@ -1,0 +1,134 @@
+// Integration test harness: real dkv-server and redis-server processes on loopback, ports chosen
+// at run time, and a blocking RESP connection to talk to them. Every process started here is
+// stopped by its destructor (SIGKILL if it has not been stopped already), so a failing test
+// leaves nothing running.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "resp/parser.h"
+#include "resp/value.h"
+
+namespace dkv::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout and stderr go to a pipe the harness reads line by line.
+class ChildProcess {
+ public:
+  explicit ChildProcess(std::vector<std::string> argv);
+  ~ChildProcess();  // SIGKILL and reap, if still running
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  // Reads output until a line containing `needle`; returns that line, or "" if the process
+  // exited or `timeout_ms` passed first. Every line read is kept in output().
+  std::string wait_for_line(const std::string& needle, int timeout_ms);
+  const std::string& output() const { return output_; }
+  void signal(int sig);
+  // Waits for the process to exit; returns its wait status (as waitpid gives it) or -1 on
+  // timeout (the process is then still running).
+  int wait_exit(int timeout_ms);
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  std::string output_;
+  std::string pending_;  // a partial last line
+};
+
+// One dkv-server node with its own data directory, on ports the kernel picks.
+class DkvServerProcess {
+ public:
+  // `data_dir` empty: a TempDir owned by this object. Extra flags are appended.
+  explicit DkvServerProcess(std::string data_dir = "", std::vector<std::string> extra_flags = {});
+  ~DkvServerProcess();
+
+  // Starts the process and waits for its "ready" line; fails the test (ADD_FAILURE) and returns
+  // false if it does not come within 20 s.
+  bool start();
+  // SIGTERM and wait: returns the exit status (0 expected).
+  int stop();
+  // SIGKILL: a crash at an arbitrary point.
+  void kill9();
+  int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  ChildProcess* process() { return process_.get(); }
+
+ private:
+  std::unique_ptr<TempDir> owned_dir_;
+  std::string data_dir_;
+  std::vector<std::string> extra_flags_;
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+  int admin_port_ = 0;
+};
+
+// A redis-server without persistence (or with appendfsync always), for side-by-side checks.
+class RedisServerProcess {
+ public:
+  explicit RedisServerProcess(std::vector<std::string> extra_flags = {});
+  ~RedisServerProcess();
+  bool start();
+  int port() const { return port_; }
+
+ private:
+  TempDir dir_;
+  std::vector<std::string> extra_flags_;
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+// A port that was free a moment ago (for servers that cannot bind port 0 and report it).
+int free_port();
+
+// A blocking RESP client connection: send a command, read its reply. Pushes (RESP3 '>') that
+// arrive before a reply are queued in pushes() rather than returned as the reply.
+class RespConnection {
+ public:
+  explicit RespConnection(int port);
+  ~RespConnection();
+  RespConnection(const RespConnection&) = delete;
+  RespConnection& operator=(const RespConnection&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  resp::Value command(const std::vector<std::string>& args);
+  // Sends raw bytes (inline commands, pipelines, malformed input).
+  void send_raw(const std::string& bytes);
+  // Reads the next value of any kind, push or not; a null Value with str "<closed>" if the
+  // connection closed or `timeout_ms` passed.
+  resp::Value read_value(int timeout_ms = 10'000);
+  // The next push: from the queue, or read from the socket.
+  resp::Value next_push(int timeout_ms = 10'000);
+  std::vector<resp::Value>& pushes() { return pushes_; }
+  // True when the server closed the connection (reads 0 bytes) within timeout_ms.
+  bool closed_by_peer(int timeout_ms);
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+  resp::ReplyParser parser_;
+  std::vector<resp::Value> pushes_;
+};
+
+// Runs a shell command; returns its stdout (stderr goes to the test log) and sets *status.
+std::string run_shell(const std::string& command, int* status = nullptr);
+
+}  // namespace dkv::testing
