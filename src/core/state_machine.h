@@ -71,6 +71,8 @@ class StateMachine {
   CommandResult apply_encoded(std::string_view bytes, std::vector<Event>* events);
 
   // --- Reads ---
+  // Keys with an expiry of their own (not yet removed; INFO's expires).
+  size_t keys_with_ttl() const { return key_timers_.size(); }
   Result<KeyValue> get(std::string_view key, const GetOptions& options, int64_t now_ms) const;
   Result<RangeResult> range(const KeyRange& range, const RangeOptions& options,
                             int64_t now_ms) const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "server/replica.h"
 #include "server/server.h"
@@ -18,13 +19,29 @@ std::string lower(std::string_view s) {
 
 // Redis 7's words for an unknown command, arguments quoted and cut short.
 std::string unknown_command_message(const Args& args) {
-  std::string m = "unknown command '" + args[0].substr(0, 128) + "', with args beginning with: ";
-  for (size_t i = 1; i < args.size() && m.size() < 128; ++i) m += "'" + args[i].substr(0, 128) + "' ";
+  // As Redis 7.0: the arguments share a 128-byte budget; CR and LF become spaces.
+  std::string listed;
+  for (size_t i = 1; i < args.size() && listed.size() < 128; ++i) {
+    listed += "'" + args[i].substr(0, 128 - listed.size()) + "' ";
+  }
+  std::string m = "unknown command '" + args[0].substr(0, 128) + "', with args beginning with: " + listed;
+  std::replace_if(m.begin(), m.end(), [](char ch) { return ch == '\r' || ch == '\n'; }, ' ');
   return m;
 }
 
+// What MULTI may queue (docs/protocol.md 2.5): the Redis key and string commands EXEC can run
+// as one command. Everything else is refused at once and flags the transaction.
+bool queueable_in_multi(const std::string& name) {
+  static const std::set<std::string, std::less<>> kQueueable = {
+      "get",    "set",    "setnx", "setex",  "psetex", "getdel",  "mget",   "mset",
+      "del",    "unlink", "exists", "expire", "pexpire", "ttl",   "pttl",   "persist",
+      "incr",   "incrby", "decr",  "decrby", "append", "strlen",  "type",   "keys",
+      "dbsize", "flushall", "flushdb", "ping", "echo", "unwatch"};
+  return kQueueable.contains(name);
+}
+
 bool is_watch_mode_command(std::string_view name) {
-  return name == "kv.watch" || name == "kv.unwatch" || name == "ping" || name == "quit" || name == "reset";
+  return name == "kv.watch" || name == "kv.unwatch" || name == "ping" || name == "quit";
 }
 
 const char* event_word(EventType t) {
@@ -64,6 +81,7 @@ void Connection::close() {
 }
 
 void Connection::finish() {
+  cancel_watches();
   finishing_ = true;
   if (slots_.empty() && !writing_ && out_.empty()) close();
 }
@@ -150,11 +168,16 @@ void Connection::dispatch(Args args) {
   }
   if (session_.watch_mode() && !is_watch_mode_command(spec->name)) {
     out.error("ERR", "Can't execute '" + spec->name +
-                         "': only KV.WATCH / KV.UNWATCH / PING / QUIT / RESET are allowed in this context");
+                         "': only KV.WATCH / KV.UNWATCH / PING / QUIT are allowed in this context");
     return complete(slot);
   }
   if (session_.in_multi && spec->name != "exec" && spec->name != "discard" && spec->name != "multi" &&
-      spec->name != "watch" && spec->name != "quit" && spec->name != "reset") {
+      spec->name != "watch" && spec->name != "quit") {
+    if (!queueable_in_multi(spec->name)) {
+      out.error("ERR", "Command not allowed inside a transaction");
+      session_.multi_failed = true;
+      return complete(slot);
+    }
     session_.queued.push_back(std::move(args));
     out.simple("QUEUED");
     return complete(slot);
@@ -187,7 +210,8 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
       return;
     case Kind::kKeysRead: {
       Replica* replica = &server_.replica();
-      return start_read(slot, [replica, protocol, keys = std::move(p.keys),
+      Metrics* metrics = &server_.metrics();
+      return start_read(slot, [replica, metrics, protocol, keys = std::move(p.keys),
                                on_values = std::move(p.on_values)](std::string& reply) {
         KeyValues values;
         values.reserve(keys.size());
@@ -195,8 +219,10 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
         for (const std::string& k : keys) {
           auto kv = replica->machine().get(k, {}, now);
           if (kv.ok()) {
+            ++metrics->keyspace_hits;
             values.emplace_back(std::move(kv).value());
           } else {
+            ++metrics->keyspace_misses;
             values.emplace_back(std::nullopt);
           }
         }
@@ -331,12 +357,6 @@ void Connection::session_command(const CommandSpec& spec, const Args& args, cons
   } else if (name == "unwatch") {
     session_.watched.clear();
     out.ok();
-  } else if (name == "reset") {
-    reset_transaction();
-    drop_watches();
-    session_.protocol = 2;
-    session_.name.clear();
-    out.simple("RESET");
   } else if (name == "kv.watch") {
     return kv_watch(args, slot);
   } else if (name == "kv.unwatch") {
@@ -382,9 +402,9 @@ void Connection::hello(const Args& args, const SlotPtr& slot) {
   resp::Writer out(&slot->reply, protocol);
   out.map(7);
   out.bulk("server");
-  out.bulk("redis");
+  out.bulk("dkv");
   out.bulk("version");
-  out.bulk("7.0.15");
+  out.bulk("7.0.0");
   out.bulk("proto");
   out.integer(protocol);
   out.bulk("id");
@@ -492,9 +512,11 @@ void Connection::exec(const SlotPtr& slot) {
       case Prepared::Kind::kRead:
         part.on_read = std::move(p.on_read);
         break;
-      case Prepared::Kind::kSession:
-      case Prepared::Kind::kAsync:
-        out.error("ERR", "'" + spec->name + "' is not allowed inside MULTI");
+      case Prepared::Kind::kSession:  // UNWATCH, the only one queueable: EXEC ends watches anyway
+        out.ok();
+        break;
+      case Prepared::Kind::kAsync:  // never queued (queueable_in_multi)
+        out.error("ERR", "internal error: '" + spec->name + "' queued inside MULTI");
         break;
     }
     parts->push_back(std::move(part));
@@ -532,7 +554,7 @@ void Connection::exec(const SlotPtr& slot) {
   });
 }
 
-// KV.WATCH KEY key | PREFIX prefix [FROM revision] [SNAPSHOT] [PREVKV]
+// KV.WATCH KEY key | PREFIX prefix | LOCK name | ELECTION name [FROM revision] [SNAPSHOT] [PREVKV]
 void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   resp::Writer err(&slot->reply, session_.protocol);
   WatchRequest req;
@@ -546,37 +568,41 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   } else if (iequals(args[i], "election")) {
     req.space = WatchSpace::kElections;
   } else {
-    err.error("ERR", "syntax error: KV.WATCH needs KEY key or PREFIX prefix");
-    return complete(slot);
-  }
-  if (i + 1 >= args.size()) {
-    arity_error(err, "kv.watch");
+    syntax_error(err);
     return complete(slot);
   }
   req.key = args[++i];
   if (!req.prefix && req.key.empty()) {
-    err.error("ERR", "KV.WATCH KEY needs a non-empty key (use PREFIX \"\" to watch every key)");
+    err.error("ERR", req.space == WatchSpace::kKeys
+                         ? "key must not be empty (use PREFIX \"\" to watch every key)"
+                         : "lock or election name must not be empty");
     return complete(slot);
   }
+  bool from = false;
   for (++i; i < args.size(); ++i) {
-    if (iequals(args[i], "from") && i + 1 < args.size()) {
+    if (iequals(args[i], "from") && !from && i + 1 < args.size()) {
       auto rev = parse_int(args[++i]);
-      if (!rev || *rev < 0) {
-        err.error("ERR", "FROM needs a revision >= 0");
+      if (!rev) {
+        not_integer(err);
+        return complete(slot);
+      }
+      if (*rev < 0) {
+        err.error("ERR", "FROM must not be negative, got " + args[i]);
         return complete(slot);
       }
       req.from_revision = *rev;
-    } else if (iequals(args[i], "snapshot")) {
+      from = true;
+    } else if (iequals(args[i], "snapshot") && !req.snapshot) {
       req.snapshot = true;
-    } else if (iequals(args[i], "prevkv")) {
+    } else if (iequals(args[i], "prevkv") && !req.prev_value) {
       req.prev_value = true;
     } else {
       syntax_error(err);
       return complete(slot);
     }
   }
-  if (req.snapshot && req.from_revision > 0) {
-    err.error("ERR", "SNAPSHOT and FROM cannot be combined");
+  if (req.snapshot && from) {
+    syntax_error(err);
     return complete(slot);
   }
   std::weak_ptr<Connection> weak = weak_from_this();
@@ -584,14 +610,47 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   Session* session = &session_;
   start_read(slot, [weak, replica, session, req](std::string& reply) {
     resp::Writer out(&reply, session->protocol);
-    auto id = replica->watch(req, [weak, prev = req.prev_value](core::WatchHub::Delivery& d) {
+    // A SNAPSHOT watch owes a watch-synced marker at the snapshot's revision (-1 once sent):
+    // after its snapshot events, before its first change, or alone when nothing matched.
+    auto unsynced = std::make_shared<int64_t>(req.snapshot ? replica->machine().revision() : -1);
+    auto id = replica->watch(req, [weak, prev = req.prev_value, unsynced](core::WatchHub::Delivery& d) {
       auto self = weak.lock();
-      if (self && !self->closed_) self->on_watch_delivery(d, prev);
+      if (self && !self->closed_) self->on_watch_delivery(d, prev, *unsynced);
     });
     if (!id.ok()) return write_status(out, id.status());
     session->watches.insert(*id);
     out.integer(*id);
+    if (*unsynced >= 0) {
+      // Runs after the delivery of the snapshot events (posted by watch() before this), if any.
+      asio::post(replica->io(), [weak, id = *id, unsynced] {
+        auto self = weak.lock();
+        if (!self || self->closed_ || *unsynced < 0 || self->session_.watches.count(id) == 0) return;
+        core::WatchHub::Delivery none;
+        none.watch_id = id;
+        self->on_watch_delivery(none, false, *unsynced);
+      });
+    }
   });
+}
+
+// Shutdown: each watch ends with a CANCELLED watch-end (protocol.md 4.2). Every event applied so
+// far has been delivered, so the first change not delivered is the next revision.
+void Connection::cancel_watches() {
+  if (session_.watches.empty()) return;
+  const int64_t resume_from = server_.replica().machine().revision() + 1;
+  const std::set<int64_t> ids = std::move(session_.watches);
+  session_.watches.clear();
+  for (int64_t id : ids) {
+    server_.replica().unwatch(id);
+    core::WatchHub::Delivery end;
+    end.watch_id = id;
+    end.end = Status(Code::kCancelled, "watch " + std::to_string(id) +
+                                           " ended: the server is shutting down; resume from revision " +
+                                           std::to_string(resume_from));
+    end.resume_from = resume_from;
+    int64_t no_marker = -1;
+    on_watch_delivery(end, false, no_marker);
+  }
 }
 
 void Connection::kv_unwatch(const Args& args, resp::Writer& out) {
@@ -605,37 +664,47 @@ void Connection::kv_unwatch(const Args& args, resp::Writer& out) {
   out.integer(1);
 }
 
-// Pushes: ["watch", id, revision, PUT|DELETE|EXPIRE, key, value (, prev value)] per event, and
-// ["watch-end", id, message] when the watch is cut off. Out of band: they go out between replies.
-void Connection::on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value) {
+// Pushes (protocol.md 4.2): ["watch", id, revision, PUT|DELETE|EXPIRE, key, value (, prev)] per
+// event, ["watch-synced", id, R] after a SNAPSHOT watch's snapshot, and
+// ["watch-end", id, "CODE message", resume_from] when the server ends the watch. Out of band:
+// they go out between replies.
+void Connection::on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value, int64_t& unsynced) {
   resp::Writer out(&out_, session_.protocol);
+  auto write_synced = [&] {
+    out.push(3);
+    out.bulk("watch-synced");
+    out.integer(d.watch_id);
+    out.integer(unsynced);
+    unsynced = -1;
+  };
   for (const core::EventPtr& e : d.events) {
+    if (unsynced >= 0 && !e->snapshot) write_synced();
     out.push(prev_value ? 7 : 6);
     out.bulk("watch");
     out.integer(d.watch_id);
     out.integer(e->revision);
     out.bulk(event_word(e->type));
     out.bulk(e->kv.key);
-    if (e->type == EventType::kPut) {
-      out.bulk(e->kv.value);
-    } else {
-      out.null();
-    }
+    out.bulk(e->type == EventType::kPut ? std::string_view(e->kv.value) : std::string_view());
     if (prev_value) {
-      if (e->prev) {
+      // Snapshot events and lock / election events carry no previous value.
+      if (e->prev && !e->snapshot && e->space == WatchSpace::kKeys) {
         out.bulk(e->prev->value);
       } else {
         out.null();
       }
     }
   }
+  // Every snapshot event is in the watch's first delivery.
+  if (unsynced >= 0 && d.end.ok()) write_synced();
   if (!d.end.ok()) {
     session_.watches.erase(d.watch_id);
-    out.push(3);
+    out.push(4);
     out.bulk("watch-end");
     out.integer(d.watch_id);
     std::string word(d.end.code() == Code::kLagging ? "LAGGING" : "CANCELLED");
     out.bulk(word + " " + d.end.message());
+    out.integer(d.resume_from);
   }
   if (out_.size() > 2 * kMaxOutputBytes) {
     // The client does not read its events: it gets cut off rather than holding server memory.

@@ -548,9 +548,12 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
         name_(std::move(name)),
         attempt_(std::move(attempt)),
         reply_(std::move(reply)),
-        deadline_(replica.now_ms() + wait_ms) {}
+        deadline_(replica.now_ms() + wait_ms) {
+    replica_.add_blocked_client(1);
+  }
 
   ~Waiter() {
+    replica_.add_blocked_client(-1);
     if (watch_id_ != 0) replica_.unwatch(watch_id_);
   }
 

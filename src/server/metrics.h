@@ -32,6 +32,8 @@ class Metrics {
   uint64_t rejected_connections = 0;
   uint64_t net_input_bytes = 0;
   uint64_t net_output_bytes = 0;
+  uint64_t keyspace_hits = 0;    // key reads (Redis GET family) that found the key
+  uint64_t keyspace_misses = 0;  // ... and that did not
 
  private:
   std::map<std::string_view, Command> commands_;

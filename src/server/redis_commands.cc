@@ -83,10 +83,10 @@ Prepared cmd_config(Context& c) {
   const std::string& sub = c.args[1];
   if (iequals(sub, "get")) {
     if (c.args.size() < 3) return arity_error(c.out, "config|get");
-    // Enough for tools that ask how durable the server is (redis-benchmark asks for these).
+    // A fixed table: DKV's settings are flags, these are what Redis tools ask about.
     static const std::pair<const char*, const char*> known[] = {
-        {"save", ""}, {"appendonly", "yes"}, {"appendfsync", "always"}, {"databases", "1"},
-        {"maxmemory", "0"}, {"maxclients", "10000"}};
+        {"save", ""},     {"appendonly", "no"},             {"databases", "1"},
+        {"maxmemory", "0"}, {"maxmemory-policy", "noeviction"}, {"timeout", "0"}};
     std::vector<std::pair<std::string, std::string>> found;
     for (size_t i = 2; i < c.args.size(); ++i) {
       for (const auto& [k, v] : known) {
@@ -103,11 +103,27 @@ Prepared cmd_config(Context& c) {
     }
     return immediate();
   }
-  if (iequals(sub, "resetstat")) {
-    c.out.ok();
-    return immediate();
+  if (iequals(sub, "set")) {
+    if (c.args.size() < 4) return arity_error(c.out, "config|set");
+    return error(c.out, "ERR",
+                 "Unknown option or number of arguments for CONFIG SET - '" + c.args[2] + "'");
   }
-  return error(c.out, "ERR", "CONFIG " + sub + " is not supported by DKV (its settings are flags)");
+  return error(c.out, "ERR", "unknown subcommand '" + sub + "'. Try CONFIG HELP.");
+}
+
+// No authentication in this version: Redis's answers when the default user has no password.
+Prepared cmd_auth(Context& c) {
+  if (c.args.size() > 3) return syntax_error(c.out);
+  if (c.args.size() == 2) {
+    return error(c.out, "ERR",
+                 "AUTH <password> called without any password configured for the default user. "
+                 "Are you sure your configuration is correct?");
+  }
+  if (c.args[1] != "default") {
+    return error(c.out, "WRONGPASS", "invalid username-password pair or user is disabled.");
+  }
+  c.out.ok();
+  return immediate();
 }
 
 // --- keyspace reads ---
@@ -320,6 +336,10 @@ Prepared cmd_setex(Context& c) { return setex_with(c, true, "setex"); }
 Prepared cmd_psetex(Context& c) { return setex_with(c, false, "psetex"); }
 
 Prepared cmd_getdel(Context& c) {
+  if (c.args[1].empty()) {  // the empty key never exists for Redis commands
+    c.out.null();
+    return immediate();
+  }
   return write_of(core::DeleteCmd{c.args[1], DeleteOptions{.prev_kv = true}},
                   [](core::CommandResult& r, resp::Writer& out) {
                     if (!r.status.ok()) return write_status(out, r.status);
@@ -368,6 +388,10 @@ Prepared cmd_flushall(Context& c) {
 Prepared expire_with(Context& c, bool seconds, bool absolute, std::string_view command) {
   auto n = parse_int(c.args[2]);
   if (!n) return not_integer(c.out);
+  if (c.args[1].empty()) {  // the empty key never exists for Redis commands
+    c.out.integer(0);
+    return immediate();
+  }
   using Cond = core::KeyTtlCmd::Cond;
   Cond cond = Cond::kAlways;
   bool nx = false, xx = false, gt = false, lt = false;
@@ -403,7 +427,13 @@ Prepared expire_with(Context& c, bool seconds, bool absolute, std::string_view c
   cmd.mode = absolute ? core::KeyTtlCmd::Mode::kExpireAt : core::KeyTtlCmd::Mode::kExpireIn;
   cmd.ms = ms;
   cmd.cond = cond;
-  return write_of(std::move(cmd), [](core::CommandResult& r, resp::Writer& out) {
+  return write_of(std::move(cmd), [command = std::string(command)](core::CommandResult& r,
+                                                                   resp::Writer& out) {
+    // The deadline is computed in apply, from the leader's timestamp: only then is an
+    // overflow known.
+    if (r.status.code() == Code::kInvalidArgument) {
+      return out.error("ERR", "invalid expire time in '" + command + "' command");
+    }
     if (!r.status.ok()) return write_status(out, r.status);
     out.integer(std::get<core::ChangedResult>(r.body).changed ? 1 : 0);
   });
@@ -414,6 +444,10 @@ Prepared cmd_expireat(Context& c) { return expire_with(c, true, true, "expireat"
 Prepared cmd_pexpireat(Context& c) { return expire_with(c, false, true, "pexpireat"); }
 
 Prepared cmd_persist(Context& c) {
+  if (c.args[1].empty()) {  // the empty key never exists for Redis commands
+    c.out.integer(0);
+    return immediate();
+  }
   core::KeyTtlCmd cmd;
   cmd.key = c.args[1];
   cmd.mode = core::KeyTtlCmd::Mode::kPersist;
@@ -530,6 +564,8 @@ void register_redis_commands(std::vector<CommandSpec>& t) {
   add("command", -1, {"loading", "stale"}, 0, 0, 0, cmd_command);
   add("dbsize", 1, fast_read, 0, 0, 0, cmd_dbsize);
   add("flushall", -1, write, 0, 0, 0, cmd_flushall);
+  add("flushdb", -1, write, 0, 0, 0, cmd_flushall);
+  add("auth", -2, {"noscript", "loading", "stale", "fast", "no_auth"}, 0, 0, 0, cmd_auth);
   add("get", 2, fast_read, 1, 1, 1, cmd_get);
   add("mget", -2, fast_read, 1, -1, 1, cmd_mget);
   add("exists", -2, fast_read, 1, -1, 1, cmd_exists);
@@ -567,7 +603,6 @@ void register_redis_commands(std::vector<CommandSpec>& t) {
   add("discard", 1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, session);
   add("watch", -2, {"noscript", "loading", "stale", "fast"}, 1, -1, 1, session);
   add("unwatch", 1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, session);
-  add("reset", 1, conn, 0, 0, 0, session);
 }
 
 }  // namespace dkv::server

@@ -189,7 +189,10 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
   if (!events.empty()) {
     std::vector<core::EventPtr> shared;
     shared.reserve(events.size());
-    for (Event& e : events) shared.push_back(std::make_shared<const Event>(std::move(e)));
+    for (Event& e : events) {
+      if (e.type == EventType::kExpire) ++expired_keys_;
+      shared.push_back(std::make_shared<const Event>(std::move(e)));
+    }
     hub_.publish(std::move(shared));
   }
   // Deliveries and waiting reads are served once the whole batch is applied.
@@ -437,8 +440,10 @@ Replica::RaftInfo Replica::raft_info() const {
   info.commit_index = r.commit_index();
   info.applied_index = node_->applied_index();
   info.snapshot_index = snapshot_index_;
-  info.voters = r.conf().voters.size();
-  info.learners = r.conf().learners.size();
+  info.voters = r.conf().voters;
+  info.learners = r.conf().learners;
+  std::sort(info.voters.begin(), info.voters.end());
+  std::sort(info.learners.begin(), info.learners.end());
   info.wal_syncs = storage_->syncs();
   return info;
 }

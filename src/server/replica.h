@@ -97,6 +97,11 @@ class Replica {
   Result<int64_t> watch(const WatchRequest& request, WatchSink sink);
   void unwatch(int64_t watch_id);
   size_t watchers() const { return hub_.watcher_count(); }
+  // Keys removed by expiry (EXPIRE events) applied on this node since it started.
+  int64_t expired_keys() const { return expired_keys_; }
+  // Connections waiting in LOCK.ACQUIRE WAIT / ELECT.CAMPAIGN WAIT (INFO blocked_clients).
+  int64_t blocked_clients() const { return blocked_clients_; }
+  void add_blocked_client(int delta) { blocked_clients_ += delta; }
 
   // Forces a snapshot now (the SNAPSHOT command); `done` gets the snapshot's index.
   void snapshot_now(std::function<void(Result<uint64_t>)> done);
@@ -109,8 +114,8 @@ class Replica {
     uint64_t commit_index = 0;
     uint64_t applied_index = 0;
     uint64_t snapshot_index = 0;
-    size_t voters = 0;
-    size_t learners = 0;
+    std::vector<raft::NodeId> voters;    // ascending
+    std::vector<raft::NodeId> learners;  // ascending
     uint64_t wal_syncs = 0;
   };
   RaftInfo raft_info() const;
@@ -149,6 +154,8 @@ class Replica {
   bool last_result_set_ = false;
 
   uint64_t snapshot_index_ = 0;
+  int64_t expired_keys_ = 0;
+  int64_t blocked_clients_ = 0;
   bool snapshotting_ = false;
   std::vector<std::function<void(Result<uint64_t>)>> snapshot_waiters_;
 

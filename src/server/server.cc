@@ -1,10 +1,12 @@
 #include "server/server.h"
 
 #include <malloc.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 
 #include "server/admin_http.h"
 #include "server/connection.h"
@@ -47,7 +49,7 @@ int64_t resident_bytes() {
 }  // namespace
 
 Server::Server(asio::io_context& io, Options options)
-    : io_(io), options_(std::move(options)), acceptor_(io) {}
+    : io_(io), options_(std::move(options)), acceptor_(io), ops_timer_(io) {}
 
 Server::~Server() {
   auto connections = connections_;
@@ -77,7 +79,10 @@ uint16_t Server::port() const { return acceptor_.local_endpoint().port(); }
 uint16_t Server::admin_port() const { return admin_->port(); }
 
 void Server::start() {
-  started_ms_ = replica_->now_ms();
+  started_ = std::chrono::steady_clock::now();
+  std::random_device rd;
+  for (int i = 0; i < 40; ++i) run_id_ += "0123456789abcdef"[rd() % 16];
+  sample_ops();
   replica_->start();
   admin_->start();
   accept();
@@ -108,6 +113,7 @@ void Server::forget(Connection* connection) {
 void Server::shut_down(std::function<void()> done) {
   if (stopping_) return;
   stopping_ = true;
+  ops_timer_.cancel();
   asio::error_code ec;
   acceptor_.close(ec);
   // Connections stop taking requests; what they already sent finishes and is answered.
@@ -122,6 +128,23 @@ void Server::shut_down(std::function<void()> done) {
       done();
     });
   });
+}
+
+// As Redis: instantaneous_ops_per_sec averages the rate over the last 16 samples, 100 ms apart.
+void Server::sample_ops() {
+  ops_samples_[ops_sample_next_++ % ops_samples_.size()] = metrics_.total_calls();
+  ops_timer_.expires_after(std::chrono::milliseconds(100));
+  ops_timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec && !stopping_) sample_ops();
+  });
+}
+
+int64_t Server::ops_per_sec() const {
+  const size_t n = std::min<size_t>(ops_sample_next_, ops_samples_.size());
+  if (n < 2) return 0;
+  const uint64_t newest = ops_samples_[(ops_sample_next_ - 1) % ops_samples_.size()];
+  const uint64_t oldest = ops_samples_[(ops_sample_next_ - n) % ops_samples_.size()];
+  return static_cast<int64_t>((newest - oldest) * 10 / (n - 1));
 }
 
 uint64_t Server::save_cursor(std::string last_key) {
@@ -151,7 +174,6 @@ std::string Server::info(const std::vector<std::string>& asked) const {
   const core::StateMachine& m = replica_->machine();
   const StoreStats stats = m.stats();
   const Replica::RaftInfo raft = replica_->raft_info();
-  const int64_t now = replica_->now_ms();
   std::string s;
   auto line = [&](std::string_view k, const auto& v) {
     s += k;
@@ -171,49 +193,79 @@ std::string Server::info(const std::vector<std::string>& asked) const {
   };
   if (want("server")) {
     section("Server");
-    line("redis_version", "7.0.15");
-    line("dkv_version", "0.1.0");
+    line("redis_version", "7.0.0");
     line("redis_mode", "standalone");
-    line("os", "Linux");
+    line("dkv_version", "0.1.0");
+    struct utsname u {};
+    uname(&u);
+    line("os", std::string(u.sysname) + " " + u.release + " " + u.machine);
     line("arch_bits", 64);
-    line("multiplexing_api", "epoll");
     line("process_id", static_cast<int64_t>(getpid()));
+    line("run_id", run_id_);
     line("tcp_port", static_cast<int64_t>(port()));
-    line("uptime_in_seconds", (now - started_ms_) / 1000);
-    line("uptime_in_days", (now - started_ms_) / 86400000);
+    line("server_time_usec", std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    const int64_t up = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count();
+    line("uptime_in_seconds", up);
+    line("uptime_in_days", up / 86400);
   }
   if (want("clients")) {
     section("Clients");
+    int64_t watching = 0;
+    for (const auto& [ptr, c] : connections_) watching += c->session().watches.empty() ? 0 : 1;
     line("connected_clients", static_cast<int64_t>(connections_.size()));
-    line("watchers", static_cast<int64_t>(replica_->watchers()));
+    line("blocked_clients", replica_->blocked_clients());
+    line("watching_clients", watching);
+    line("watches", static_cast<int64_t>(replica_->watchers()));
   }
   if (want("memory")) {
     section("Memory");
     struct mallinfo2 mi = mallinfo2();
-    line("used_memory", static_cast<int64_t>(mi.uordblks + mi.hblkhd));
+    const int64_t used = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+    line("used_memory", used);
+    char human[32];
+    std::snprintf(human, sizeof human, "%.2fM", static_cast<double>(used) / (1024.0 * 1024.0));
+    line("used_memory_human", std::string_view(human));
     line("used_memory_rss", resident_bytes());
+    line("maxmemory", 0);
+    line("maxmemory_policy", "noeviction");
   }
   if (want("persistence")) {
     section("Persistence");
-    line("loading", 0);
-    line("aof_enabled", 1);
-    line("wal_syncs", static_cast<int64_t>(raft.wal_syncs));
+    line("loading", 0);  // the WAL is replayed before the client port accepts anyone
+    line("rdb_bgsave_in_progress", 0);
+    line("aof_enabled", 0);
+    line("aof_rewrite_in_progress", 0);
     line("snapshot_index", static_cast<int64_t>(raft.snapshot_index));
   }
   if (want("stats")) {
     section("Stats");
     line("total_connections_received", static_cast<int64_t>(metrics_.connections_received));
     line("total_commands_processed", static_cast<int64_t>(metrics_.total_calls()));
-    line("total_net_input_bytes", static_cast<int64_t>(metrics_.net_input_bytes));
-    line("total_net_output_bytes", static_cast<int64_t>(metrics_.net_output_bytes));
+    line("instantaneous_ops_per_sec", ops_per_sec());
+    line("rejected_connections", static_cast<int64_t>(metrics_.rejected_connections));
+    line("expired_keys", replica_->expired_keys());
+    line("evicted_keys", 0);
+    line("keyspace_hits", static_cast<int64_t>(metrics_.keyspace_hits));
+    line("keyspace_misses", static_cast<int64_t>(metrics_.keyspace_misses));
   }
   if (want("replication")) {
     section("Replication");
-    line("role", raft.role == "leader" ? "master" : "slave");
+    line("role", "master");  // for Redis tools; the Raft role is in # Cluster
     line("connected_slaves", 0);
+    line("master_replid", run_id_);
+    line("master_repl_offset", 0);
   }
   if (want("cluster")) {
     section("Cluster");
+    auto ids = [](const std::vector<raft::NodeId>& v) {
+      std::string out;
+      for (raft::NodeId id : v) out += (out.empty() ? "" : ",") + std::to_string(id);
+      return out;
+    };
     line("cluster_enabled", 0);
     line("node_id", static_cast<int64_t>(raft.node_id));
     line("role", raft.role);
@@ -221,11 +273,10 @@ std::string Server::info(const std::vector<std::string>& asked) const {
     line("term", static_cast<int64_t>(raft.term));
     line("commit_index", static_cast<int64_t>(raft.commit_index));
     line("applied_index", static_cast<int64_t>(raft.applied_index));
-    line("snapshot_index", static_cast<int64_t>(raft.snapshot_index));
-    line("voters", static_cast<int64_t>(raft.voters));
-    line("learners", static_cast<int64_t>(raft.learners));
     line("revision", stats.revision);
     line("compacted_revision", stats.compacted_revision);
+    line("members", ids(raft.voters));
+    line("learners", ids(raft.learners));
   }
   if (want("commandstats")) {
     section("Commandstats");
@@ -242,7 +293,8 @@ std::string Server::info(const std::vector<std::string>& asked) const {
   if (want("keyspace")) {
     section("Keyspace");
     if (stats.keys > 0) {
-      line("db0", "keys=" + std::to_string(stats.keys) + ",expires=0,avg_ttl=0");
+      line("db0", "keys=" + std::to_string(stats.keys) +
+                      ",expires=" + std::to_string(m.keys_with_ttl()) + ",avg_ttl=0");
     }
   }
   return s;

@@ -2,6 +2,7 @@
 // they serve — on one single-threaded Asio event loop.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -74,7 +75,13 @@ class Server {
   Metrics metrics_;
   std::map<Connection*, std::shared_ptr<Connection>> connections_;
   int64_t next_client_id_ = 1;
-  int64_t started_ms_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::string run_id_;  // 40 random hex characters per process, as Redis
+  void sample_ops();
+  int64_t ops_per_sec() const;
+  asio::steady_timer ops_timer_;
+  std::array<uint64_t, 16> ops_samples_{};
+  size_t ops_sample_next_ = 0;
   bool stopping_ = false;
 
   uint64_t next_cursor_ = 1;
