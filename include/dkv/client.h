@@ -63,11 +63,20 @@ class Client {
   virtual Result<int64_t> lock_acquire(std::string_view name, int64_t lease) = 0;
   virtual Result<int64_t> lock_release(std::string_view name, int64_t token) = 0;
   virtual Result<LockOwner> lock_owner(std::string_view name) = 0;
+  // lock_acquire, waiting up to `wait_ms` for the holder to let go: the token, or LOCKED once
+  // the time is up. Waits on a watch of the lock (a server client uses LOCK.ACQUIRE WAIT); it
+  // never polls. Waiters are not queued: whoever retries first after a release wins.
+  virtual Result<int64_t> lock_acquire_wait(std::string_view name, int64_t lease, int64_t wait_ms);
 
   // --- Elections (the next candidate in line takes over when the leader's lease ends) ---
   virtual Result<CampaignResult> campaign(std::string_view name, int64_t lease,
                                           std::string_view value) = 0;
   virtual Result<ElectionLeader> election_leader(std::string_view name) = 0;
+  // campaign, then waits up to `wait_ms` to become leader (on a watch of the election; a server
+  // client uses ELECT.CAMPAIGN WAIT). Returns the state when it became leader or time ran out;
+  // either way the candidacy stays until the lease ends.
+  virtual Result<CampaignResult> campaign_wait(std::string_view name, int64_t lease,
+                                               std::string_view value, int64_t wait_ms);
   virtual Result<int64_t> resign(std::string_view name, int64_t token) = 0;
   virtual Result<int64_t> proclaim(std::string_view name, int64_t token,
                                    std::string_view value) = 0;

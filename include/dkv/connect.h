@@ -1,0 +1,19 @@
+// dkv::connect: a Client from a URL.
+//
+//   dkv://host:port[,host:port...]  a server or cluster over RESP3 (dkv::Remote): checks that an
+//                                   endpoint answers, UNAVAILABLE otherwise
+//   embedded://                     an in-memory store in this process (dkv::Embedded)
+//   embedded:///path                a durable embedded store: not supported yet (INVALID_ARGUMENT
+//                                   saying so)
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "dkv/client.h"
+
+namespace dkv {
+
+Result<std::unique_ptr<Client>> connect(std::string_view url);
+
+}  // namespace dkv

@@ -1,0 +1,29 @@
+#include "dkv/connect.h"
+
+#include "client/endpoint.h"
+#include "client/remote.h"
+#include "dkv/embedded.h"
+
+namespace dkv {
+
+Result<std::unique_ptr<Client>> connect(std::string_view url) {
+  constexpr std::string_view kRemote = "dkv://";
+  constexpr std::string_view kEmbedded = "embedded://";
+  if (url.starts_with(kRemote)) {
+    Result<std::vector<client::Endpoint>> endpoints =
+        client::parse_endpoints(url.substr(kRemote.size()));
+    if (!endpoints.ok()) return endpoints.status();
+    auto remote = std::make_unique<Remote>(std::move(endpoints).value());
+    if (Status s = remote->ping(); !s.ok()) return s;
+    return std::unique_ptr<Client>(std::move(remote));
+  }
+  if (url.starts_with(kEmbedded)) {
+    if (url.size() == kEmbedded.size()) return std::unique_ptr<Client>(std::make_unique<Embedded>());
+    return Status(Code::kInvalidArgument,
+                  "embedded:///path (durable embedded store) is not supported yet");
+  }
+  return Status(Code::kInvalidArgument, "unknown URL '" + std::string(url) +
+                                            "': use dkv://host:port[,host:port...] or embedded://");
+}
+
+}  // namespace dkv

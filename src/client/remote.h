@@ -1,0 +1,136 @@
+// dkv::Remote: the Client interface over RESP3 to a DKV server or cluster (docs/protocol.md).
+//
+// Calls borrow a connection from a small pool (each connection serves one call at a time), send
+// the command, and wait for its reply within `request_timeout_ms` (plus the WAIT of a blocking
+// LOCK.ACQUIRE / ELECT.CAMPAIGN). Bulk calls pipeline their commands on one connection. A
+// connection the server closed is replaced with backoff; a read whose connection breaks is
+// retried once on a new one; a write is not (it may have applied): it fails with UNAVAILABLE.
+// A NOTLEADER reply naming the leader redirects the call there (nothing was applied).
+// Watches share one more connection of their own (client/watch_stream.h) and survive reconnects.
+//
+// What the protocol cannot carry (the call fails with INVALID_ARGUMENT, or the field stays 0):
+//   - PutOptions keep_ttl, if_exists, expires_at_ms, prev_kv; DeleteOptions prev_kv;
+//     TxnConditions other than version equality: INVALID_ARGUMENT.
+//   - DeleteResult::revision, ClearResult::revision, RevokeResult::revision and
+//     CounterResult::revision: KV.DEL, KV.CLEAR, LEASE.REVOKE and CTR.* do not reply them: 0.
+//   - StoreStats: revision, compacted_revision and keys come from INFO, leases from
+//     LEASE.LIST; locks, elections and history_versions are not reported: 0.
+//   - put_many with per-item options: pipelined KV.PUTs (one revision each) instead of one
+//     KV.MPUT (which takes no options).
+//   - Watch events carry only key, value, revision and type (and prev's value): the other
+//     KeyValue fields are 0 / empty; kv.mod_revision is the event's revision, and for lock
+//     events kv.create_revision is the token.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "client/connection_pool.h"
+#include "client/endpoint.h"
+#include "client/remote_codec.h"
+#include "client/watch_stream.h"
+#include "dkv/client.h"
+
+namespace dkv {
+
+class Remote final : public Client {
+ public:
+  struct Options {
+    size_t pool_size = 4;
+    int64_t connect_timeout_ms = 2'000;
+    int64_t request_timeout_ms = 10'000;
+    // Reconnect backoff: doubles from initial to max between rounds over every endpoint.
+    int64_t backoff_initial_ms = 20;
+    int64_t backoff_max_ms = 1'000;
+    int max_redirects = 3;  // NOTLEADER hops per call
+  };
+
+  // Does not connect: the first call does (see dkv::connect for a checked start).
+  Remote(std::vector<client::Endpoint> endpoints, Options options);
+  explicit Remote(std::vector<client::Endpoint> endpoints) : Remote(std::move(endpoints), Options{}) {}
+  ~Remote() override;  // ends every watch with CANCELLED
+  Remote(const Remote&) = delete;
+  Remote& operator=(const Remote&) = delete;
+
+  // Replaces the endpoints (e.g. a node restarted on another port): new connections, watches'
+  // reconnects included, go there.
+  void set_endpoints(std::vector<client::Endpoint> endpoints);
+  // Opens a connection if none is idle: UNAVAILABLE when no endpoint answers within the
+  // request timeout.
+  Status ping();
+  // INFO's fields (a field given in two sections: the later, so `role` is the Raft role).
+  Result<std::vector<std::pair<std::string, std::string>>> info();
+  // Tests: breaks the watch connection, as a network failure would.
+  void drop_watch_connection();
+
+  Result<PutResult> put(std::string_view key, std::string_view value,
+                        const PutOptions& options = {}) override;
+  Result<KeyValue> get(std::string_view key, const GetOptions& options = {}) override;
+  Result<DeleteResult> del(std::string_view key, const DeleteOptions& options = {}) override;
+  std::vector<Result<PutResult>> put_many(const std::vector<PutItem>& items) override;
+  std::vector<Result<KeyValue>> get_many(const std::vector<std::string>& keys) override;
+  std::vector<Result<DeleteResult>> delete_many(const std::vector<std::string>& keys) override;
+  Result<RangeResult> range(const KeyRange& range, const RangeOptions& options = {}) override;
+  Result<ClearResult> clear(std::string_view prefix) override;
+  Result<int64_t> count(std::string_view prefix = {}) override;
+
+  Result<CounterResult> counter_add(std::string_view key, int64_t delta,
+                                    const CounterOptions& options = {}) override;
+  Result<int64_t> counter_get(std::string_view key) override;
+  Result<CounterResult> counter_set(std::string_view key, int64_t value,
+                                    int64_t ttl_ms = 0) override;
+
+  Result<LeaseGrant> lease_grant(int64_t ttl_ms) override;
+  Result<int64_t> lease_keepalive(int64_t id) override;
+  Result<RevokeResult> lease_revoke(int64_t id) override;
+  Result<LeaseInfo> lease_ttl(int64_t id, bool with_keys = false) override;
+  Result<std::vector<LeaseInfo>> lease_list() override;
+
+  Result<int64_t> lock_acquire(std::string_view name, int64_t lease) override;
+  Result<int64_t> lock_release(std::string_view name, int64_t token) override;
+  Result<LockOwner> lock_owner(std::string_view name) override;
+  // LOCK.ACQUIRE ... WAIT: the server retries on each release.
+  Result<int64_t> lock_acquire_wait(std::string_view name, int64_t lease, int64_t wait_ms) override;
+
+  Result<CampaignResult> campaign(std::string_view name, int64_t lease,
+                                  std::string_view value) override;
+  Result<ElectionLeader> election_leader(std::string_view name) override;
+  Result<int64_t> resign(std::string_view name, int64_t token) override;
+  Result<int64_t> proclaim(std::string_view name, int64_t token, std::string_view value) override;
+  // ELECT.CAMPAIGN ... WAIT.
+  Result<CampaignResult> campaign_wait(std::string_view name, int64_t lease,
+                                       std::string_view value, int64_t wait_ms) override;
+
+  Result<TxnResult> commit(const TxnRequest& txn) override;
+  Result<QueryResult> query(const Query& query) override;
+
+  Result<int64_t> watch(const WatchRequest& request, WatchEventHandler on_event,
+                        WatchEndHandler on_end = {}) override;
+  void unwatch(int64_t watch_id) override;
+
+  Result<int64_t> compact(int64_t revision) override;
+  Result<StoreStats> stats() override;
+
+ private:
+  enum class Retry { kSafe, kUnsafe };  // may a call be re-sent after a broken connection?
+
+  // Sends `requests` pipelined on one connection and returns their replies (error replies
+  // included, as values); a Status only when no reply came. `wait_ms` extends the deadline.
+  Result<std::vector<resp::Value>> pipeline(const std::vector<client::Args>& requests, Retry retry,
+                                            int64_t wait_ms = 0);
+  // One command; an error reply comes back as its Status.
+  Result<resp::Value> call(client::Args args, Retry retry, int64_t wait_ms = 0);
+  client::WatchStream& watch_stream();
+
+  const Options options_;
+  client::ConnectionPool pool_;
+  std::mutex watch_mu_;
+  std::unique_ptr<client::WatchStream> watches_;  // created by the first watch
+};
+
+}  // namespace dkv
