@@ -42,12 +42,17 @@ class AdminHttp::Exchange : public std::enable_shared_from_this<Exchange> {
     Server& server = owner_.server_;
     if (path == "/metrics") return reply(200, "text/plain; version=0.0.4; charset=utf-8", server.prometheus());
     if (path == "/health") {
-      const auto raft = server.replica().raft_info();
+      const char* type = "text/plain; charset=utf-8";
+      std::string reason;
       if (!server.replica().failure().ok()) {
-        return reply(503, "text/plain", "failed: " + server.replica().failure().to_string() + "\n");
+        reason = "failed: " + server.replica().failure().to_string();
+      } else if (server.replica().stopping()) {
+        reason = "shutting down";
+      } else if (server.replica().raft_info().leader_id == 0) {
+        reason = "no leader";
       }
-      if (raft.leader_id == 0) return reply(503, "text/plain", "no leader\n");
-      return reply(200, "text/plain", "ok\n");
+      if (!reason.empty()) return reply(503, type, "unavailable: " + reason + "\n");
+      return reply(200, type, "ok\n");
     }
     reply(404, "text/plain", "not found: try /metrics or /health\n");
   }

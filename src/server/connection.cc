@@ -146,6 +146,7 @@ void Connection::process() {
 void Connection::dispatch(Args args) {
   auto slot = std::make_shared<Slot>();
   slot->started = std::chrono::steady_clock::now();
+  slot->counted = true;
   slots_.push_back(slot);
   resp::Writer out(&slot->reply, session_.protocol);
   const CommandSpec* spec = find_command(args[0]);
@@ -282,12 +283,17 @@ void Connection::flush() {
       head.ready = true;
     }
     if (!head.ready) break;
-    if (head.spec != nullptr) {
+    if (head.counted) {
       auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - head.started)
                       .count();
-      server_.metrics().record(head.spec->name, static_cast<uint64_t>(usec),
-                               !head.reply.empty() && head.reply[0] == '-');
+      std::string_view code;
+      if (!head.reply.empty() && head.reply[0] == '-') {
+        code = std::string_view(head.reply).substr(1);
+        code = code.substr(0, code.find_first_of(" \r"));
+      }
+      server_.metrics().record(head.spec != nullptr ? std::string_view(head.spec->name) : "unknown",
+                               static_cast<uint64_t>(usec), code);
     }
     out_.append(head.reply);
     slots_.pop_front();

@@ -52,7 +52,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // A read: evaluated when the slot reaches the head and its barrier has completed.
     std::function<void(std::string& reply)> read;
     bool read_ready = false;
-    const CommandSpec* spec = nullptr;
+    const CommandSpec* spec = nullptr;  // null for an unknown command
+    bool counted = false;               // a client command (not a parser error): in metrics
     std::chrono::steady_clock::time_point started;
   };
   using SlotPtr = std::shared_ptr<Slot>;
@@ -75,8 +76,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void watch_keys(const Args& args, const SlotPtr& slot);
   void kv_watch(const Args& args, const SlotPtr& slot);
   void kv_unwatch(const Args& args, resp::Writer& out);
-  void on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value);
+  // `unsynced`: a SNAPSHOT watch's revision while its watch-synced marker is owed, else -1.
+  void on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value, int64_t& unsynced);
   void drop_watches();
+  void cancel_watches();
   void reset_transaction();
 
   Server& server_;

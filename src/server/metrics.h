@@ -13,18 +13,20 @@ namespace dkv::server {
 class Metrics {
  public:
   // Histogram bucket upper bounds in seconds (Prometheus `le`), then +Inf.
-  static constexpr std::array<double, 14> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                     0.5,     1.0};
+  static constexpr std::array<double, 16> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                     1,      2.5,     5,      10};
   struct Command {
     uint64_t calls = 0;
     uint64_t errors = 0;
+    std::map<std::string, uint64_t, std::less<>> errors_by_code;  // "ERR", "CONFLICT" ...
     uint64_t total_usec = 0;
     std::array<uint64_t, kBounds.size() + 1> buckets{};  // counts per bucket (not cumulative)
   };
 
-  // `name` must outlive the Metrics (command table names do).
-  void record(std::string_view name, uint64_t usec, bool failed);
+  // `name` must outlive the Metrics (command table names do, and "unknown").
+  // `error_code`: the reply's error code, empty for a success.
+  void record(std::string_view name, uint64_t usec, std::string_view error_code);
   const std::map<std::string_view, Command>& commands() const { return commands_; }
   uint64_t total_calls() const { return total_calls_; }
 

@@ -326,9 +326,12 @@ std::string Server::prometheus() const {
   for (const auto& [name, c] : metrics_.commands()) {
     value("dkv_commands_total", "{cmd=\"" + std::string(name) + "\"}", static_cast<double>(c.calls));
   }
-  metric("dkv_command_errors_total", "counter", "Commands that replied with an error, by command.");
+  metric("dkv_command_errors_total", "counter", "Error replies, by command and error code.");
   for (const auto& [name, c] : metrics_.commands()) {
-    value("dkv_command_errors_total", "{cmd=\"" + std::string(name) + "\"}", static_cast<double>(c.errors));
+    for (const auto& [code, n] : c.errors_by_code) {
+      value("dkv_command_errors_total", "{cmd=\"" + std::string(name) + "\",code=\"" + code + "\"}",
+            static_cast<double>(n));
+    }
   }
   metric("dkv_command_duration_seconds", "histogram", "Time from a request's arrival to its reply, by command.");
   for (const auto& [name, c] : metrics_.commands()) {
@@ -350,8 +353,9 @@ std::string Server::prometheus() const {
   }
   metric("dkv_keys", "gauge", "Live keys.");
   value("dkv_keys", "", static_cast<double>(stats.keys));
-  metric("dkv_memory_bytes", "gauge", "Resident memory of the server process.");
-  value("dkv_memory_bytes", "", static_cast<double>(resident_bytes()));
+  metric("dkv_memory_bytes", "gauge", "Bytes allocated by the process (INFO used_memory).");
+  struct mallinfo2 mi = mallinfo2();
+  value("dkv_memory_bytes", "", static_cast<double>(mi.uordblks + mi.hblkhd));
   metric("dkv_revision", "gauge", "The store's current revision.");
   value("dkv_revision", "", static_cast<double>(stats.revision));
   metric("dkv_raft_term", "gauge", "Raft term.");

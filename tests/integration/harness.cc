@@ -319,12 +319,34 @@ resp::Value RespConnection::next_push(int timeout_ms) {
   return read_value(timeout_ms);
 }
 
+std::string RespConnection::read_all(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string out = std::move(buf_);
+  buf_.clear();
+  while (fd_ >= 0) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, remaining_ms(deadline)) <= 0) break;
+    char buf[65536];
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 bool RespConnection::closed_by_peer(int timeout_ms) {
   if (fd_ < 0) return true;
   pollfd p{fd_, POLLIN, 0};
   if (poll(&p, 1, timeout_ms) <= 0) return false;
   char c;
   return recv(fd_, &c, 1, MSG_PEEK) == 0;
+}
+
+std::string http_exchange(int port, const std::string& request) {
+  RespConnection c(port);  // only its socket: a plain TCP connection
+  if (!c.connected()) return "";
+  c.send_raw(request);
+  return c.read_all(10'000);
 }
 
 std::string run_shell(const std::string& command, int* status) {

@@ -118,6 +118,8 @@ class RespConnection {
   // The next push: from the queue, or read from the socket.
   resp::Value next_push(int timeout_ms = 10'000);
   std::vector<resp::Value>& pushes() { return pushes_; }
+  // Raw bytes until the peer closes the connection or timeout_ms passes.
+  std::string read_all(int timeout_ms);
   // True when the server closed the connection (reads 0 bytes) within timeout_ms.
   bool closed_by_peer(int timeout_ms);
 
@@ -127,6 +129,10 @@ class RespConnection {
   resp::ReplyParser parser_;
   std::vector<resp::Value> pushes_;
 };
+
+// Sends `request` (e.g. "GET /health HTTP/1.1\r\n\r\n") to 127.0.0.1:port and returns everything
+// the server sends until it closes the connection ("" on failure).
+std::string http_exchange(int port, const std::string& request);
 
 // Runs a shell command; returns its stdout (stderr goes to the test log) and sets *status.
 std::string run_shell(const std::string& command, int* status = nullptr);

@@ -37,5 +37,56 @@ TEST(SmokeTest, AcknowledgedWritesSurviveARestart) {
   EXPECT_EQ(c.command({"GET", "k42"}).str, "42");
 }
 
+TEST(SmokeTest, AdminHttpServesHealthAndPrometheusMetrics) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  ASSERT_NE(server.admin_port(), 0);
+  {
+    RespConnection c(server.port());
+    c.command({"SET", "k", "v"});
+    c.command({"GET", "k"});
+    c.command({"INCR", "k"});  // ERR: not an integer
+    c.command({"NOSUCH"});
+  }
+  std::string health = http_exchange(server.admin_port(), "GET /health HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
+  EXPECT_NE(health.find("\r\n\r\nok\n"), std::string::npos) << health;
+  std::string metrics = http_exchange(server.admin_port(), "GET /metrics HTTP/1.1\r\n\r\n");
+  EXPECT_NE(metrics.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+  for (const char* line :
+       {"dkv_commands_total{cmd=\"set\"} 1\n", "dkv_commands_total{cmd=\"unknown\"} 1\n",
+        "dkv_command_errors_total{cmd=\"incr\",code=\"ERR\"} 1\n",
+        "dkv_command_duration_seconds_bucket{cmd=\"get\",le=\"+Inf\"} 1\n", "dkv_keys 1\n",
+        "dkv_raft_role{role=\"leader\"} 1\n", "dkv_raft_role{role=\"follower\"} 0\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << " missing in:\n" << metrics;
+  }
+  EXPECT_EQ(http_exchange(server.admin_port(), "GET /nope HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0),
+            0u);
+  EXPECT_EQ(http_exchange(server.admin_port(), "POST /health HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0),
+            0u);
+}
+
+TEST(SmokeTest, ClearErrorsForABusyPortAndAForeignDataDir) {
+  DkvServerProcess first;
+  ASSERT_TRUE(first.start());
+  // The same client port again: refused, naming the address.
+  ChildProcess busy({DKV_SERVER_PATH, "--data-dir", first.data_dir() + "-other", "--listen",
+                     "127.0.0.1:" + std::to_string(first.port()), "--raft-listen", "127.0.0.1:0",
+                     "--admin-listen", "127.0.0.1:0"});
+  int status = busy.wait_exit(20'000);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(busy.output().find(std::to_string(first.port())), std::string::npos) << busy.output();
+  ASSERT_EQ(first.stop(), 0);
+  // The data dir of node 1 started as node 2: refused.
+  ChildProcess foreign({DKV_SERVER_PATH, "--data-dir", first.data_dir(), "--node-id", "2",
+                        "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:0",
+                        "--admin-listen", "127.0.0.1:0"});
+  status = foreign.wait_exit(20'000);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(foreign.output().find("node 1"), std::string::npos) << foreign.output();
+}
+
 }  // namespace
 }  // namespace dkv::testing
