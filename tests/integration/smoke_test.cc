@@ -86,6 +86,15 @@ TEST(SmokeTest, ClearErrorsForABusyPortAndAForeignDataDir) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
   EXPECT_NE(foreign.output().find("node 1"), std::string::npos) << foreign.output();
+  // A data dir that cannot be created (its parent is a file).
+  ChildProcess unwritable({DKV_SERVER_PATH, "--data-dir", "/proc/version/data", "--listen",
+                           "127.0.0.1:0", "--raft-listen", "127.0.0.1:0", "--admin-listen",
+                           "127.0.0.1:0"});
+  status = unwritable.wait_exit(20'000);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(unwritable.output().find("/proc/version/data"), std::string::npos)
+      << unwritable.output();
 }
 
 }  // namespace
