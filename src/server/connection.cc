@@ -67,7 +67,12 @@ Connection::Connection(Server& server, asio::ip::tcp::socket socket)
 
 Connection::~Connection() = default;
 
-void Connection::start() { read_more(); }
+void Connection::start() {
+  asio::error_code ec;
+  socket_.non_blocking(true, ec);
+  read_paused_ = true;  // nothing armed yet: arm and receive
+  read_more();
+}
 
 void Connection::close() {
   if (closed_) return;
@@ -93,23 +98,58 @@ void Connection::drop_watches() {
 
 // --- input --------------------------------------------------------------------------------------
 
+// Reading waits for readability and then receives, rather than async_read_some: Asio 1.22
+// retries a speculative recv before every async_read_some, which on a request/reply connection
+// fails with EAGAIN once per request (a third of the syscalls on the GET path). The wait is
+// armed before each receive, so data arriving in between still wakes it (epoll is
+// edge-triggered in Asio).
 void Connection::read_more() {
-  if (reading_ || closed_ || finishing_) return;
-  if (slots_.size() >= kMaxPendingReplies || out_.size() >= kMaxOutputBytes) return;  // back-pressure
-  reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                            self->reading_ = false;
-                            if (self->closed_) return;
-                            if (ec) {
-                              self->close();
-                              return;
-                            }
-                            self->server_.metrics().net_input_bytes += n;
-                            self->in_.append(self->read_buf_.data(), n);
-                            self->process();
-                            self->read_more();
-                          });
+  if (closed_ || finishing_) return;
+  if (!read_paused_) return arm_read_wait();  // a wait armed: its handler receives
+  if (back_pressured()) return;
+  read_paused_ = false;
+  arm_read_wait();
+  receive();  // what arrived while paused raised no new edge
+}
+
+bool Connection::back_pressured() const {
+  return slots_.size() >= kMaxPendingReplies || out_.size() >= kMaxOutputBytes;
+}
+
+void Connection::arm_read_wait() {
+  if (read_armed_ || closed_ || finishing_) return;
+  read_armed_ = true;
+  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+    self->read_armed_ = false;
+    if (self->closed_) return;
+    if (ec) return self->close();
+    if (self->finishing_) return;
+    if (self->back_pressured()) {
+      self->read_paused_ = true;  // read_more() resumes when replies drain
+      return;
+    }
+    self->arm_read_wait();
+    self->receive();
+  });
+}
+
+void Connection::receive() {
+  for (;;) {
+    asio::error_code ec;
+    const size_t n = socket_.read_some(asio::buffer(read_buf_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return;
+    if (ec) return close();  // includes end of stream
+    server_.metrics().net_input_bytes += n;
+    in_.append(read_buf_.data(), n);
+    auto self = shared_from_this();  // process() may close the connection
+    process();
+    if (closed_ || finishing_) return;
+    if (back_pressured()) {
+      read_paused_ = true;
+      return;
+    }
+    if (n < read_buf_.size()) return;  // drained: the armed wait reports what comes next
+  }
 }
 
 void Connection::process() {

@@ -59,6 +59,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using SlotPtr = std::shared_ptr<Slot>;
 
   void read_more();
+  void arm_read_wait();
+  void receive();
+  bool back_pressured() const;
   void process();
   void dispatch(Args args);
   void execute(const CommandSpec& spec, Args args, const SlotPtr& slot);
@@ -92,7 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;      // replies ready to send
   std::string sending_;  // the buffer of the write in flight
   bool writing_ = false;
-  bool reading_ = false;
+  bool read_armed_ = false;   // an async_wait for readability is pending
+  bool read_paused_ = false;  // reading stopped (back-pressure): read_more() must receive
   bool processing_ = false;
   bool finishing_ = false;  // QUIT, a protocol error or shutdown: no more requests
   bool closed_ = false;
