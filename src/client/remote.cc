@@ -101,8 +101,11 @@ Result<Value> Remote::call(Args args, Retry retry, int64_t wait_ms) {
 }
 
 Status Remote::ping() {
-  Result<Value> reply = call({"PING"}, Retry::kSafe);
-  return reply.ok() ? Status::ok_status() : reply.status();
+  // Bounded by the connect timeout rather than the request timeout: a start-up check should
+  // not wait long for an endpoint that is down.
+  Result<client::ConnectionPool::Borrowed> conn =
+      pool_.borrow(deadline_after(options_.connect_timeout_ms));
+  return conn.ok() ? Status::ok_status() : conn.status();
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Remote::info() {

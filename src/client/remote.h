@@ -60,8 +60,8 @@ class Remote final : public Client {
   // Replaces the endpoints (e.g. a node restarted on another port): new connections, watches'
   // reconnects included, go there.
   void set_endpoints(std::vector<client::Endpoint> endpoints);
-  // Opens a connection if none is idle: UNAVAILABLE when no endpoint answers within the
-  // request timeout.
+  // Opens a connection (HELLO 3 included) if none is idle: UNAVAILABLE when no endpoint answers
+  // within the connect timeout.
   Status ping();
   // INFO's fields (a field given in two sections: the later, so `role` is the Raft role).
   Result<std::vector<std::pair<std::string, std::string>>> info();
