@@ -208,6 +208,8 @@ bool parse_delete_options(const Args& a, size_t& i, DeleteOptions& o, resp::Writ
 }
 
 Prepared empty_key(resp::Writer& out) { return error(out, "ERR", "key must not be empty"); }
+Prepared empty_lock(resp::Writer& out) { return error(out, "ERR", "lock name must not be empty"); }
+Prepared empty_election(resp::Writer& out) { return error(out, "ERR", "election name must not be empty"); }
 
 // --- KV ---
 
@@ -625,7 +627,7 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
 };
 
 Prepared cmd_lock_acquire(Context& c) {
-  if (c.args[1].empty()) return error(c.out, "ERR", "lock name must not be empty");
+  if (c.args[1].empty()) return empty_lock(c.out);
   auto lease = parse_int(c.args[2]);
   if (!lease) return not_integer(c.out);
   const int64_t wait = parse_wait(c, 3);
@@ -652,6 +654,7 @@ Prepared cmd_lock_acquire(Context& c) {
 }
 
 Prepared cmd_lock_release(Context& c) {
+  if (c.args[1].empty()) return empty_lock(c.out);
   auto token = parse_int(c.args[2]);
   if (!token) return not_integer(c.out);
   return write_of(core::LockReleaseCmd{c.args[1], *token}, [](core::CommandResult& r, resp::Writer& out) {
@@ -660,6 +663,7 @@ Prepared cmd_lock_release(Context& c) {
 }
 
 Prepared cmd_lock_owner(Context& c) {
+  if (c.args[1].empty()) return empty_lock(c.out);
   return read_of([name = c.args[1]](const core::StateMachine& m, int64_t now, resp::Writer& out) {
     auto o = m.lock_owner(name, now);
     if (o.code() == Code::kNotFound) return out.null_array();
@@ -677,7 +681,7 @@ Prepared cmd_lock_owner(Context& c) {
 }
 
 Prepared cmd_elect_campaign(Context& c) {
-  if (c.args[1].empty()) return error(c.out, "ERR", "election name must not be empty");
+  if (c.args[1].empty()) return empty_election(c.out);
   auto lease = parse_int(c.args[2]);
   if (!lease) return not_integer(c.out);
   const int64_t wait = parse_wait(c, 4);
@@ -706,6 +710,7 @@ Prepared cmd_elect_campaign(Context& c) {
 }
 
 Prepared cmd_elect_leader(Context& c) {
+  if (c.args[1].empty()) return empty_election(c.out);
   return read_of([name = c.args[1]](const core::StateMachine& m, int64_t now, resp::Writer& out) {
     auto l = m.election_leader(name, now);
     if (l.code() == Code::kNotFound) return out.null_array();
@@ -723,6 +728,7 @@ Prepared cmd_elect_leader(Context& c) {
 }
 
 Prepared cmd_elect_resign(Context& c) {
+  if (c.args[1].empty()) return empty_election(c.out);
   auto token = parse_int(c.args[2]);
   if (!token) return not_integer(c.out);
   return write_of(core::ResignCmd{c.args[1], *token}, [](core::CommandResult& r, resp::Writer& out) {
@@ -731,6 +737,7 @@ Prepared cmd_elect_resign(Context& c) {
 }
 
 Prepared cmd_elect_proclaim(Context& c) {
+  if (c.args[1].empty()) return empty_election(c.out);
   auto token = parse_int(c.args[2]);
   if (!token) return not_integer(c.out);
   return write_of(core::ProclaimCmd{c.args[1], *token, c.args[3]}, [](core::CommandResult& r, resp::Writer& out) {
@@ -901,6 +908,7 @@ Prepared cmd_query(Context& c) {
 Prepared cmd_compact(Context& c) {
   auto rev = parse_int(c.args[1]);
   if (!rev) return not_integer(c.out);
+  if (*rev < 0) return error(c.out, "ERR", "COMPACT revision must not be negative, got " + c.args[1]);
   return write_of(core::CompactCmd{*rev}, [](core::CommandResult& r, resp::Writer& out) {
     if (ok_or_error(r, out)) out.integer(std::get<core::RevisionResult>(r.body).revision);
   });
