@@ -58,6 +58,13 @@ void counter_error(resp::Writer& out, const Status& s) {
 
 Prepared cmd_ping(Context& c) {
   if (c.args.size() > 2) return arity_error(c.out, "ping");
+  if (c.session.watch_mode()) {
+    // RESP2 watch mode, as Redis's subscribe mode: ["pong", message or ""] (protocol.md 4.3).
+    c.out.array(2);
+    c.out.bulk("pong");
+    c.out.bulk(c.args.size() == 2 ? std::string_view(c.args[1]) : std::string_view());
+    return immediate();
+  }
   if (c.args.size() == 2) {
     c.out.bulk(c.args[1]);
   } else {
