@@ -119,6 +119,11 @@ void Remote::drop_watch_connection() {
   if (watches_) watches_->drop_connection();
 }
 
+size_t Remote::watch_backlog() {
+  std::lock_guard lock(watch_mu_);
+  return watches_ ? watches_->backlog() : 0;
+}
+
 // --- Key-value ---
 
 Result<PutResult> Remote::put(std::string_view key, std::string_view value,
@@ -456,7 +461,7 @@ client::WatchStream& Remote::watch_stream() {
           }
           return Status(Code::kInternal, "INFO cluster has no revision field");
         },
-        options_.request_timeout_ms);
+        options_.request_timeout_ms, options_.watch_max_pending);
   }
   return *watches_;
 }

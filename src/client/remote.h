@@ -48,6 +48,9 @@ class Remote final : public Client {
     int64_t backoff_initial_ms = 20;
     int64_t backoff_max_ms = 1'000;
     int max_redirects = 3;  // NOTLEADER hops per call
+    // Undelivered events a watch may queue (its handler being slow) before it is ended with
+    // LAGGING.
+    size_t watch_max_pending = 10'000;
   };
 
   // Does not connect: the first call does (see dkv::connect for a checked start).
@@ -67,6 +70,8 @@ class Remote final : public Client {
   Result<std::vector<std::pair<std::string, std::string>>> info();
   // Tests: breaks the watch connection, as a network failure would.
   void drop_watch_connection();
+  // Watch events (and end notices) received but not yet handed to their handlers.
+  size_t watch_backlog();
 
   Result<PutResult> put(std::string_view key, std::string_view value,
                         const PutOptions& options = {}) override;

@@ -5,10 +5,11 @@
 namespace dkv::client {
 
 WatchStream::WatchStream(ConnectionPool* pool, std::function<Result<int64_t>()> current_revision,
-                         int64_t request_timeout_ms)
+                         int64_t request_timeout_ms, size_t max_pending)
     : pool_(pool),
       current_revision_(std::move(current_revision)),
-      request_timeout_ms_(request_timeout_ms) {
+      request_timeout_ms_(request_timeout_ms),
+      max_pending_(max_pending) {
   delivery_ = std::thread([this] { delivery_loop(); });
   delivery_thread_id_ = delivery_.get_id();
   reader_ = std::thread([this] { reader_loop(); });
@@ -97,6 +98,11 @@ void WatchStream::unwatch(int64_t watch_id) {
 void WatchStream::drop_connection() {
   std::lock_guard lock(mu_);
   disconnect();
+}
+
+size_t WatchStream::backlog() {
+  std::lock_guard lock(mu_);
+  return deliveries_.size();
 }
 
 void WatchStream::disconnect() {
@@ -204,6 +210,10 @@ void WatchStream::on_push(const resp::Value& push) {
   switch (decoded.kind) {
     case WatchPush::Kind::kEvent: {
       Event& event = decoded.event;
+      if (w.pending >= max_pending_ && !w.in_snapshot) {
+        end_lagging(w, event.revision);
+        return;
+      }
       if (w.in_snapshot) {
         event.snapshot = true;
       } else if (event.revision == w.resume_from) {
@@ -217,6 +227,7 @@ void WatchStream::on_push(const resp::Value& push) {
         w.seen_at_resume = 1;
         w.to_drop = 0;
       }
+      ++w.pending;
       deliveries_.push_back({w.id, std::move(event), {}});
       queued_.notify_one();
       return;
@@ -243,6 +254,22 @@ void WatchStream::on_push(const resp::Value& push) {
   }
 }
 
+void WatchStream::end_lagging(Watch& w, int64_t revision) {
+  // Undelivered events of `revision` go too: the watch resumes at a revision boundary.
+  std::erase_if(deliveries_, [&](const Delivery& d) {
+    return d.local_id == w.id && d.event && d.event->revision >= revision;
+  });
+  if (w.server_id != 0 && socket_) {
+    pending_.push_back({Pending::Kind::kUnwatch, 0});
+    (void)socket_->send({{"KV.UNWATCH", std::to_string(w.server_id)}},
+                        deadline_after(request_timeout_ms_));
+  }
+  end_watch(w, Status(Code::kLagging, "watch " + std::to_string(w.id) + " fell more than " +
+                                          std::to_string(max_pending_) +
+                                          " events behind; resume from revision " +
+                                          std::to_string(revision)));
+}
+
 void WatchStream::end_watch(Watch& w, Status status) {
   if (w.server_id != 0) by_server_id_.erase(w.server_id);
   w.server_id = 0;
@@ -261,7 +288,11 @@ void WatchStream::delivery_loop() {
     auto it = watches_.find(d.local_id);
     if (it == watches_.end()) continue;  // unwatched: its handlers must not run
     std::shared_ptr<const Handlers> handlers = it->second.handlers;
-    if (!d.event) watches_.erase(it);
+    if (d.event) {
+      --it->second.pending;
+    } else {
+      watches_.erase(it);
+    }
     delivering_ = d.local_id;
     lock.unlock();
     if (d.event) {

@@ -11,7 +11,10 @@
 // (its snapshot events are delivered again).
 //
 // Handlers run on a delivery thread, in revision order, never on the reader thread, so a handler
-// may call back into the client (even watch() and unwatch()).
+// may call back into the client (even watch() and unwatch()). A watch whose handler falls more
+// than `max_pending` events behind is ended with LAGGING (as the server and Embedded do), its
+// undelivered events of the last revision dropped so that the "resume from revision R" in the
+// message misses nothing and repeats nothing.
 #pragma once
 
 #include <atomic>
@@ -36,7 +39,7 @@ class WatchStream {
  public:
   // `current_revision` reads the store's revision (for watches of only new events).
   WatchStream(ConnectionPool* pool, std::function<Result<int64_t>()> current_revision,
-              int64_t request_timeout_ms);
+              int64_t request_timeout_ms, size_t max_pending);
   // Ends every remaining watch with CANCELLED (its on_end runs on the destroying thread).
   ~WatchStream();
   WatchStream(const WatchStream&) = delete;
@@ -52,6 +55,8 @@ class WatchStream {
   // Breaks the current connection (tests; also after a CANCELLED watch-end): the reader
   // reconnects and resumes every watch.
   void drop_connection();
+  // Events and end notices queued for the delivery thread (monitoring, tests).
+  size_t backlog();
 
  private:
   struct Handlers {
@@ -71,6 +76,7 @@ class WatchStream {
     int64_t seen_at_resume = 0;
     int64_t to_drop = 0;      // events of resume_from still to drop on this subscription
     bool in_snapshot = false;  // receiving snapshot events (until watch-synced)
+    size_t pending = 0;        // events queued for delivery, not yet handled
     std::shared_ptr<std::promise<Status>> subscribed;  // the first subscription's answer
   };
   // What a reply on the connection answers, in send order.
@@ -90,12 +96,14 @@ class WatchStream {
   void on_reply(const resp::Value& reply);    // mu_ held
   void on_push(const resp::Value& push);      // mu_ held
   void end_watch(Watch& w, Status status);    // mu_ held: queue on_end, forget the watch
+  void end_lagging(Watch& w, int64_t revision);  // mu_ held: cut off before `revision`
   void delivery_loop();
   void disconnect();                          // mu_ held
 
   ConnectionPool* pool_;
   std::function<Result<int64_t>()> current_revision_;
   const int64_t request_timeout_ms_;
+  const size_t max_pending_;
 
   std::mutex mu_;
   std::condition_variable queued_;     // deliveries_ grew, or stopping

@@ -660,7 +660,46 @@ TEST(RemoteTest, TimesOutOnAStoppedServerAndRecovers) {
   EXPECT_EQ(again->value, "v");
 }
 
-TEST(RemoteTest, WatchResumesAfterTheServerRestarts) {
+TEST(RemoteTest, ASlowWatchIsCutOffWithLagging) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  Remote remote({{"127.0.0.1", static_cast<uint16_t>(server.port())}}, {.watch_max_pending = 3});
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  EventLog log;
+  WatchEventHandler record = log.handler();
+  ASSERT_TRUE(remote.watch({.key = "slow/", .prefix = true},
+                           [&](const Event& e) {
+                             record(e);
+                             released.wait();  // the handler is stuck until the test lets go
+                           },
+                           log.end_handler())
+                  .ok());
+  std::vector<int64_t> revisions = {remote.put("slow/0", "x")->revision};
+  ASSERT_TRUE(log.wait_for(1));  // the handler holds the first event now
+  for (int i = 1; i < 10; ++i) revisions.push_back(remote.put("slow/" + std::to_string(i), "x")->revision);
+  // Three events queue behind the stuck handler; the fifth ends the watch, which drops the
+  // rest: three events and the end notice wait, whatever the timing.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (remote.watch_backlog() != 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(remote.watch_backlog(), 4u);
+  release.set_value();
+  ASSERT_TRUE(log.wait_for_end());
+  EXPECT_EQ(log.end().code(), Code::kLagging);
+  // One event in the handler, three queued: the fifth is the first not delivered.
+  EXPECT_EQ(log.events().size(), 4u);
+  EXPECT_NE(log.end().message().find("resume from revision " + std::to_string(revisions[4])),
+            std::string::npos)
+      << log.end().to_string();
+}
+
+// kill9 (a crash) or stop (SIGTERM: the server ends watches with CANCELLED before it exits).
+class RestartTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(RestartTest, WatchResumesAfterTheServerRestarts) {
+  const bool crash = GetParam();
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
   Result<std::unique_ptr<Client>> connected = connect(url_of(server.port()));
@@ -672,7 +711,11 @@ TEST(RemoteTest, WatchResumesAfterTheServerRestarts) {
   ASSERT_TRUE(remote.put("jobs/2", "b").ok());
   ASSERT_TRUE(log.wait_for(2));
 
-  server.kill9();
+  if (crash) {
+    server.kill9();
+  } else {
+    ASSERT_EQ(server.stop(), 0);
+  }
   ASSERT_TRUE(server.start());  // same data directory, new port
   remote.set_endpoints({{"127.0.0.1", static_cast<uint16_t>(server.port())}});
   // The pool notices its dead connections and reconnects with backoff.
@@ -692,6 +735,8 @@ TEST(RemoteTest, WatchResumesAfterTheServerRestarts) {
   ASSERT_TRUE(replay.wait_for(2));
   EXPECT_EQ(replay.summary(), (std::vector<std::string>{"PUT jobs/3 c", "DELETE jobs/1"}));
 }
+
+INSTANTIATE_TEST_SUITE_P(CrashOrStop, RestartTest, ::testing::Bool());
 
 TEST(EmbeddedWaitTest, LockAcquireWaitUsesAWatch) {
   Embedded store;
