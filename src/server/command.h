@@ -35,6 +35,8 @@ using KeyValues = std::vector<std::optional<KeyValue>>;
 
 // Completes an Async command: writes its reply (in the protocol the command was sent in).
 using ReplyFn = std::function<void(const std::function<void(resp::Writer&)>&)>;
+// True once the connection that sent an Async command has closed (a wait is then abandoned).
+using GoneFn = std::function<bool()>;
 
 struct Prepared {
   enum class Kind : unsigned char { kImmediate, kWrite, kKeysRead, kRead, kSession, kAsync };
@@ -48,7 +50,7 @@ struct Prepared {
   // kRead
   std::function<void(const core::StateMachine&, int64_t now_ms, resp::Writer&)> on_read;
   // kAsync
-  std::function<void(ReplyFn)> start;
+  std::function<void(ReplyFn, GoneFn)> start;
 };
 
 // What a handler may use.

@@ -279,11 +279,16 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
       });
     }
     case Kind::kAsync: {
-      p.start([weak, slot, protocol](const std::function<void(resp::Writer&)>& write) {
-        resp::Writer out(&slot->reply, protocol);
-        write(out);
-        if (auto self = weak.lock()) self->complete(slot);
-      });
+      p.start(
+          [weak, slot, protocol](const std::function<void(resp::Writer&)>& write) {
+            resp::Writer out(&slot->reply, protocol);
+            write(out);
+            if (auto self = weak.lock()) self->complete(slot);
+          },
+          [weak] {
+            auto self = weak.lock();
+            return !self || self->closed_;
+          });
       return;
     }
   }

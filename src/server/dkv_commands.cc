@@ -1,6 +1,7 @@
 // DKV's own commands (KV., CTR., LEASE., LOCK., ELECT., TXN., QUERY, COMPACT, SNAPSHOT), with
 // the syntax and reply shapes of docs/protocol.md section 3.
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "server/command.h"
@@ -480,6 +481,11 @@ std::optional<int64_t> parse_id(Context& c, size_t i) {
 Prepared cmd_lease_grant(Context& c) {
   auto ttl = parse_id(c, 1);
   if (!ttl) return immediate();
+  // The core adds the TTL to the clock unchecked; refuse what would overflow, as KV.PUT TTL does.
+  const int64_t now = c.replica.now_ms();
+  if (*ttl > std::numeric_limits<int64_t>::max() - now) {
+    return error(c.out, "ERR", "ttl " + c.args[1] + " ms from " + std::to_string(now) + " overflows int64");
+  }
   return write_of(core::LeaseGrantCmd{*ttl}, [](core::CommandResult& r, resp::Writer& out) {
     if (ok_or_error(r, out)) out.integer(std::get<LeaseGrant>(r.body).id);
   });
@@ -538,24 +544,28 @@ int64_t parse_wait(Context& c, size_t i) {
 }
 
 // A command that, when it cannot succeed at once, retries each time a lock or election named
-// `name` changes hands, until it succeeds or `wait` passes. `attempt` proposes once and reports
-// whether it is finished (writing the reply) or should wait for the next change.
+// `name` changes hands, and when `lease` (the waiter's own) reaches its deadline, until it
+// succeeds or `wait` passes. `attempt` proposes once and reports whether it is finished (writing
+// the reply) or should wait for the next change. If the connection goes away the wait is
+// abandoned: no further attempt is made and nothing is replied.
 class Waiter : public std::enable_shared_from_this<Waiter> {
  public:
   using Attempt = std::function<void(std::function<void(bool done, std::function<void(resp::Writer&)>)>)>;
 
-  Waiter(Replica& replica, WatchSpace space, std::string name, int64_t wait_ms, Attempt attempt, ReplyFn reply)
+  Waiter(Replica& replica, WatchSpace space, std::string name, int64_t lease, int64_t wait_ms, Attempt attempt,
+         ReplyFn reply, GoneFn gone)
       : replica_(replica),
         space_(space),
         name_(std::move(name)),
+        lease_(lease),
         attempt_(std::move(attempt)),
         reply_(std::move(reply)),
-        deadline_(replica.now_ms() + wait_ms) {
-    replica_.add_blocked_client(1);
-  }
+        gone_(std::move(gone)),
+        // WAIT is unbounded (protocol.md 6): a huge one saturates rather than overflowing.
+        deadline_(wait_ms > std::numeric_limits<int64_t>::max() - replica.now_ms() ? std::numeric_limits<int64_t>::max()
+                                                                                  : replica.now_ms() + wait_ms) {}
 
   ~Waiter() {
-    replica_.add_blocked_client(-1);
     if (watch_id_ != 0) replica_.unwatch(watch_id_);
   }
 
@@ -569,16 +579,36 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
       if (auto w = weak.lock()) w->retry();
     });
     if (id.ok()) watch_id_ = *id;
-    timer_ = std::make_unique<asio::steady_timer>(io_of());
-    timer_->expires_after(std::chrono::milliseconds(std::max<int64_t>(0, deadline_ - replica_.now_ms())));
+    timer_ = std::make_unique<asio::steady_timer>(replica_.io());
+    timer_->expires_after(timer_duration(deadline_));
     timer_->async_wait([self](const asio::error_code& ec) {
       if (!ec) self->timed_out_ = true, self->retry();
     });
+    lease_timer_ = std::make_unique<asio::steady_timer>(replica_.io());
+    replica_.add_blocked_client(1);
+    blocked_ = true;
     try_once();
   }
 
  private:
-  asio::io_context& io_of() { return replica_.io(); }
+  // asio timers count nanoseconds in int64: cap what "unbounded" means at ~30000 years.
+  std::chrono::milliseconds timer_duration(int64_t until_ms) const {
+    constexpr int64_t kMaxTimerMs = 1'000'000'000'000'000;
+    return std::chrono::milliseconds(std::clamp<int64_t>(until_ms - replica_.now_ms(), 0, kMaxTimerMs));
+  }
+
+  // Retries when the waiter's lease reaches its deadline, so that its end is reported
+  // (NOLEASE) then rather than when the wait runs out. A keep-alive moves the deadline: each
+  // attempt that has to wait arms this again.
+  void arm_lease_timer() {
+    auto info = replica_.machine().lease_info(lease_, false, replica_.now_ms());
+    if (!info.ok()) return;  // the next attempt reports it
+    lease_timer_->cancel();
+    lease_timer_->expires_after(timer_duration(replica_.now_ms() + info->remaining_ms + 1));
+    lease_timer_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
+      if (auto w = weak.lock(); w && !ec) w->retry();
+    });
+  }
 
   void retry() {
     if (finished_) return;
@@ -590,6 +620,7 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
   }
 
   void try_once() {
+    if (gone_()) return abandon();
     in_flight_ = true;
     again_ = false;
     auto self = shared_from_this();
@@ -600,30 +631,44 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
         self->finish(std::move(write));
         return;
       }
-      if (self->again_) self->try_once();
+      if (self->again_) return self->try_once();
+      self->arm_lease_timer();
     });
   }
 
-  void finish(std::function<void(resp::Writer&)> write) {
+  void stop() {
     finished_ = true;
+    if (blocked_) replica_.add_blocked_client(-1);
+    blocked_ = false;
     if (timer_) timer_->cancel();
+    if (lease_timer_) lease_timer_->cancel();
     if (watch_id_ != 0) replica_.unwatch(watch_id_);
     watch_id_ = 0;
+  }
+
+  void abandon() { stop(); }
+
+  void finish(std::function<void(resp::Writer&)> write) {
+    stop();
     reply_(write);
   }
 
   Replica& replica_;
   WatchSpace space_;
   std::string name_;
+  int64_t lease_;
   Attempt attempt_;
   ReplyFn reply_;
+  GoneFn gone_;
   int64_t deadline_;
   int64_t watch_id_ = 0;
   std::unique_ptr<asio::steady_timer> timer_;
+  std::unique_ptr<asio::steady_timer> lease_timer_;
   bool in_flight_ = false;
   bool again_ = false;
   bool timed_out_ = false;
   bool finished_ = false;
+  bool blocked_ = false;  // counted in INFO blocked_clients
 };
 
 Prepared cmd_lock_acquire(Context& c) {
@@ -640,7 +685,7 @@ Prepared cmd_lock_acquire(Context& c) {
   Prepared p;
   p.kind = Kind::kAsync;
   Replica* replica = &c.replica;
-  p.start = [replica, cmd, wait, on_result](ReplyFn reply) {
+  p.start = [replica, cmd, wait, on_result](ReplyFn reply, GoneFn gone) {
     auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
       replica->write(cmd, [next, on_result](core::CommandResult r) {
         const bool done = r.status.code() != Code::kLocked;
@@ -648,7 +693,8 @@ Prepared cmd_lock_acquire(Context& c) {
         next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
       });
     };
-    std::make_shared<Waiter>(*replica, WatchSpace::kLocks, cmd.name, wait, attempt, reply)->start();
+    std::make_shared<Waiter>(*replica, WatchSpace::kLocks, cmd.name, cmd.lease, wait, attempt, reply, gone)
+        ->start();
   };
   return p;
 }
@@ -694,7 +740,7 @@ Prepared cmd_elect_campaign(Context& c) {
   Prepared p;
   p.kind = Kind::kAsync;
   Replica* replica = &c.replica;
-  p.start = [replica, cmd, wait, on_result](ReplyFn reply) {
+  p.start = [replica, cmd, wait, on_result](ReplyFn reply, GoneFn gone) {
     // Campaigning again with a queued lease changes nothing and reports its place: that is the
     // retry once the election changes hands.
     auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
@@ -704,7 +750,8 @@ Prepared cmd_elect_campaign(Context& c) {
         next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
       });
     };
-    std::make_shared<Waiter>(*replica, WatchSpace::kElections, cmd.name, wait, attempt, reply)->start();
+    std::make_shared<Waiter>(*replica, WatchSpace::kElections, cmd.name, cmd.lease, wait, attempt, reply, gone)
+        ->start();
   };
   return p;
 }
@@ -918,7 +965,7 @@ Prepared cmd_snapshot(Context& c) {
   Prepared p;
   p.kind = Kind::kAsync;
   Replica* replica = &c.replica;
-  p.start = [replica](ReplyFn reply) {
+  p.start = [replica](ReplyFn reply, GoneFn) {
     replica->snapshot_now([reply](Result<uint64_t> index) {
       reply([&](resp::Writer& out) {
         if (index.ok()) {

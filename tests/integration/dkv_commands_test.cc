@@ -502,6 +502,10 @@ TEST_F(LeaseTest, GrantKeepAliveTtlListRevoke) {
   EXPECT_EQ(code_of(c->command({"LEASE.GRANT", "0"})), "ERR");
   EXPECT_EQ(code_of(c->command({"LEASE.GRANT", "-5"})), "ERR");
   EXPECT_EQ(error_of(c->command({"LEASE.GRANT", "x"})), "ERR value is not an integer or out of range");
+  // A deadline beyond int64 ms is refused, as KV.PUT TTL refuses one.
+  EXPECT_EQ(code_of(c->command({"LEASE.GRANT", "9223372036854775807"})), "ERR");
+  EXPECT_EQ(code_of(c->command({"KV.PUT", "lease:big", "v", "TTL", "9223372036854775807"})), "ERR");
+  EXPECT_EQ(code_of(c->command({"CTR.ADD", "lease:big", "1", "TTL", "9223372036854775807"})), "ERR");
   const int64_t a = c->command({"LEASE.GRANT", "600000"}).integer;
   const int64_t b = c->command({"LEASE.GRANT", "300000"}).integer;
   ASSERT_GT(a, 0);
@@ -551,6 +555,23 @@ TEST_F(LeaseTest, GrantKeepAliveTtlListRevoke) {
 
 class LockTest : public SharedServerTest {};
 
+// A field of INFO clients (connected_clients, blocked_clients): what tests await a close or a
+// wait by.
+int64_t info_clients(RespConnection& c, const std::string& name) {
+  std::string info = c.command({"INFO", "clients"}).str;
+  size_t at = info.find(name + ":");
+  return at == std::string::npos ? -1 : std::stoll(info.substr(at + name.size() + 1));
+}
+
+// Polls INFO until `name` reaches `want` (at most 10 s); the server has no event for these.
+bool await_info_clients(RespConnection& c, const std::string& name, int64_t want) {
+  for (int i = 0; i < 1000; ++i) {
+    if (info_clients(c, name) == want) return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
 TEST_F(LockTest, AcquireReleaseOwner) {
   auto c = resp3(port());
   const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
@@ -598,12 +619,73 @@ TEST_F(LockTest, WaitGetsTheLockWhenReleasedOrTimesOut) {
   waiter.send_raw(encode({"LOCK.ACQUIRE", "lk:wait", b, "WAIT", "30000"}));
   // Its connection answers nothing until then (a later pipelined command waits too).
   waiter.send_raw(encode({"PING"}));
+  ASSERT_TRUE(await_info_clients(*c, "blocked_clients", 1));
   ASSERT_EQ(c->command({"LOCK.RELEASE", "lk:wait", std::to_string(token)}).type, Type::kInteger);
   Value got = waiter.read_value(10'000);
   ASSERT_EQ(got.type, Type::kInteger) << got.debug_string();
   EXPECT_GT(got.integer, token);
   EXPECT_EQ(waiter.read_value(10'000).str, "PONG");
   EXPECT_EQ(std::to_string(int_field(c->command({"LOCK.OWNER", "lk:wait"}), "lease")), b);
+  EXPECT_EQ(info_clients(*c, "blocked_clients"), 0);
+}
+
+TEST_F(LockTest, WaitGetsTheLockWhenTheHolderExpires) {
+  auto c = resp3(port());
+  const std::string holder = std::to_string(c->command({"LEASE.GRANT", "200"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  ASSERT_EQ(c->command({"LOCK.ACQUIRE", "lk:exp", holder}).type, Type::kInteger);
+  Value got = c->command({"LOCK.ACQUIRE", "lk:exp", b, "WAIT", "20000"});
+  ASSERT_EQ(got.type, Type::kInteger) << got.debug_string();
+  EXPECT_EQ(std::to_string(int_field(c->command({"LOCK.OWNER", "lk:exp"}), "lease")), b);
+}
+
+TEST_F(LockTest, WaitEndsWithNoLeaseWhenTheWaitersLeaseExpires) {
+  auto c = resp3(port());
+  const std::string holder = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string brief = std::to_string(c->command({"LEASE.GRANT", "300"}).integer);
+  ASSERT_EQ(c->command({"LOCK.ACQUIRE", "lk:nolease", holder}).type, Type::kInteger);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(code_of(c->command({"LOCK.ACQUIRE", "lk:nolease", brief, "WAIT", "60000"})), "NOLEASE");
+  // When the lease ends, not when the wait runs out.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+}
+
+TEST_F(LockTest, AHugeWaitWaits) {
+  auto c = resp3(port());
+  const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const int64_t token = c->command({"LOCK.ACQUIRE", "lk:huge", a}).integer;
+  auto waiter = resp3(port());
+  const int64_t blocked = info_clients(*c, "blocked_clients");
+  waiter->send_raw(encode({"LOCK.ACQUIRE", "lk:huge", b, "WAIT", "9223372036854775807"}));
+  waiter->send_raw(encode({"PING", "after"}));
+  // The waiter is blocked (not timed out at once by an overflowing deadline).
+  ASSERT_TRUE(await_info_clients(*c, "blocked_clients", blocked + 1));
+  ASSERT_EQ(c->command({"LOCK.RELEASE", "lk:huge", std::to_string(token)}).type, Type::kInteger);
+  Value got = waiter->read_value(10'000);
+  ASSERT_EQ(got.type, Type::kInteger) << got.debug_string();
+  EXPECT_GT(got.integer, token);
+  EXPECT_EQ(waiter->read_value(10'000).str, "after");
+}
+
+TEST_F(LockTest, AWaitIsAbandonedWhenItsConnectionCloses) {
+  auto c = resp3(port());
+  const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const int64_t token = c->command({"LOCK.ACQUIRE", "lk:gone", a}).integer;
+  const int64_t before = info_clients(*c, "connected_clients");
+  const int64_t blocked = info_clients(*c, "blocked_clients");
+  {
+    RespConnection waiter(port());
+    waiter.send_raw(encode({"LOCK.ACQUIRE", "lk:gone", b, "WAIT", "60000"}));
+    ASSERT_TRUE(await_info_clients(*c, "blocked_clients", blocked + 1));
+  }
+  ASSERT_TRUE(await_info_clients(*c, "connected_clients", before));
+  ASSERT_EQ(c->command({"LOCK.RELEASE", "lk:gone", std::to_string(token)}).type, Type::kInteger);
+  // The abandoned waiter does not take the lock: lease a can take it back at once.
+  Value again = c->command({"LOCK.ACQUIRE", "lk:gone", a});
+  EXPECT_EQ(again.type, Type::kInteger) << again.debug_string();
+  EXPECT_EQ(std::to_string(int_field(c->command({"LOCK.OWNER", "lk:gone"}), "lease")), a);
 }
 
 TEST_F(LockTest, ArgumentErrors) {
@@ -700,6 +782,7 @@ TEST_F(ElectTest, CampaignWaitBecomesLeaderOrReportsItsPlace) {
 
   auto waiter = resp3(port());
   waiter->send_raw(encode({"ELECT.CAMPAIGN", "el:wait", b, "vb", "WAIT", "30000"}));
+  ASSERT_TRUE(await_info_clients(*c, "blocked_clients", 1));
   ASSERT_EQ(c->command({"ELECT.RESIGN", "el:wait", std::to_string(token)}).type, Type::kInteger);
   Value won = waiter->read_value(10'000);
   ASSERT_EQ(won.type, Type::kMap) << won.debug_string();
@@ -707,6 +790,22 @@ TEST_F(ElectTest, CampaignWaitBecomesLeaderOrReportsItsPlace) {
   EXPECT_GT(int_field(won, "token"), token);
   EXPECT_EQ(int_field(won, "position"), 0);
   EXPECT_EQ(int_field(c->command({"ELECT.CAMPAIGN", "el:wait", d, "vd"}), "position"), 1);
+}
+
+TEST_F(ElectTest, LeaderLeaseEndHandsOnAndAWaitersLeaseEndIsNoLease) {
+  auto c = resp3(port());
+  const std::string brief = std::to_string(c->command({"LEASE.GRANT", "200"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  ASSERT_EQ(field(c->command({"ELECT.CAMPAIGN", "el:exp", brief, "vbrief"}), "leader").integer, 1);
+  // The waiting candidate becomes leader when the leader's lease ends.
+  Value won = c->command({"ELECT.CAMPAIGN", "el:exp", b, "vb", "WAIT", "20000"});
+  EXPECT_EQ(field(won, "leader").integer, 1) << won.debug_string();
+  EXPECT_EQ(str_field(c->command({"ELECT.LEADER", "el:exp"}), "value"), "vb");
+
+  const std::string brief2 = std::to_string(c->command({"LEASE.GRANT", "300"}).integer);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(code_of(c->command({"ELECT.CAMPAIGN", "el:exp", brief2, "v2", "WAIT", "60000"})), "NOLEASE");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
 }
 
 TEST_F(ElectTest, ArgumentErrors) {
