@@ -14,15 +14,13 @@ ConnectionPool::Borrowed::~Borrowed() {
   if (pool_ != nullptr && socket_ != nullptr) pool_->give_back(std::move(socket_));
 }
 
-bool ConnectionPool::listed(const Endpoint& endpoint) const {
-  return std::find(endpoints_.begin(), endpoints_.end(), endpoint) != endpoints_.end();
-}
-
 void ConnectionPool::give_back(std::unique_ptr<RespSocket> socket) {
   std::unique_ptr<RespSocket> dropped;  // closed outside the lock
   {
     std::lock_guard lock(mu_);
-    if (socket->broken() || !listed(socket->endpoint())) {
+    // Only connections to the preferred endpoint are kept: after a NOTLEADER redirect, the
+    // connection to the follower must not serve the retry.
+    if (socket->broken() || endpoints_.empty() || !(socket->endpoint() == endpoints_.front())) {
       dropped = std::move(socket);
       --open_;
     } else {
@@ -99,7 +97,9 @@ void ConnectionPool::set_endpoints(std::vector<Endpoint> endpoints) {
     std::lock_guard lock(mu_);
     endpoints_ = std::move(endpoints);
     for (auto& socket : idle_) {
-      if (!listed(socket->endpoint())) dropped.push_back(std::move(socket));
+      if (endpoints_.empty() || !(socket->endpoint() == endpoints_.front())) {
+        dropped.push_back(std::move(socket));
+      }
     }
     std::erase(idle_, nullptr);
     open_ -= dropped.size();

@@ -4,7 +4,7 @@
 // Connecting tries the preferred endpoint first (the last one that worked, or the leader a
 // NOTLEADER reply named), then the others in order; when every endpoint fails it backs off
 // (doubling from `backoff_initial_ms` up to `backoff_max_ms`) and tries again until the caller's
-// deadline.
+// deadline. Idle connections are kept only to the preferred endpoint.
 #pragma once
 
 #include <condition_variable>
@@ -53,8 +53,8 @@ class ConnectionPool {
   // for one to come back. UNAVAILABLE if none can be had by `deadline`.
   Result<Borrowed> borrow(Deadline deadline);
 
-  // Replaces the endpoint list (e.g. a node restarted on another port). Idle connections to
-  // endpoints no longer listed are closed; lent ones are dropped when returned.
+  // Replaces the endpoint list (e.g. a node restarted on another port), the first preferred.
+  // Idle connections to other endpoints are closed; lent ones are dropped when returned.
   void set_endpoints(std::vector<Endpoint> endpoints);
   std::vector<Endpoint> endpoints() const;
   // Makes `endpoint` the first one tried (adding it if unknown) and closes idle connections to
@@ -68,7 +68,6 @@ class ConnectionPool {
 
  private:
   void give_back(std::unique_ptr<RespSocket> socket);
-  bool listed(const Endpoint& endpoint) const;  // mu_ held
 
   const PoolOptions options_;
   mutable std::mutex mu_;

@@ -1,7 +1,11 @@
 // dkv::Remote against a real dkv-server: every Client method through dkv::connect, watches
 // (live, resumed after a dropped connection and after a server restart), waiting locks and
 // elections, and error replies mapped to their Status codes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +15,8 @@
 #include <thread>
 
 #include "client/remote.h"
+#include "client/remote_codec.h"
+#include "resp/parser.h"
 #include "dkv/connect.h"
 #include "dkv/coordination.h"
 #include "dkv/embedded.h"
@@ -737,6 +743,103 @@ TEST_P(RestartTest, WatchResumesAfterTheServerRestarts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(CrashOrStop, RestartTest, ::testing::Bool());
+
+TEST(RemoteCodecTest, ErrorRepliesMapToStatusCodes) {
+  auto status_of = [](const std::string& text) {
+    resp::Value error;
+    error.type = resp::Type::kError;
+    error.str = text;
+    return client::status_from_error(error);
+  };
+  const std::vector<std::pair<std::string, Code>> table = {
+      {"NOTFOUND x", Code::kNotFound},       {"CONFLICT x", Code::kConflict},
+      {"OUTOFRANGE x", Code::kOutOfRange},   {"OVERFLOW x", Code::kOverflow},
+      {"NOLEASE x", Code::kLeaseNotFound},   {"LOCKED x", Code::kLocked},
+      {"FENCED x", Code::kFenced},           {"COMPACTED x", Code::kCompacted},
+      {"LAGGING x", Code::kLagging},         {"ERR x", Code::kInvalidArgument},
+      {"WRONGTYPE x", Code::kWrongType},     {"CANCELLED x", Code::kCancelled},
+      {"NOTLEADER 2 h:1", Code::kNotLeader}, {"UNAVAILABLE no leader", Code::kUnavailable},
+      {"ERR internal error: boom", Code::kInternal}, {"MOVED 1 h:2", Code::kInternal},
+  };
+  for (const auto& [text, code] : table) EXPECT_EQ(status_of(text).code(), code) << text;
+  EXPECT_EQ(status_of("CONFLICT transaction conflict on keys: 'a'").message(),
+            "transaction conflict on keys: 'a'");
+  EXPECT_EQ(status_of("ERR internal error: boom").message(), "boom");
+}
+
+// A node that answers HELLO and then NOTLEADER naming `leader_port` for every command.
+class FakeFollower {
+ public:
+  explicit FakeFollower(int leader_port) : leader_port_(leader_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len);
+    ::listen(listener_, 8);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeFollower() {
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+  int commands() const { return commands_; }
+
+ private:
+  void serve() {
+    for (;;) {
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      resp::RequestParser parser;
+      std::string buffer;
+      char chunk[4096];
+      for (ssize_t n; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
+        buffer.append(chunk, static_cast<size_t>(n));
+        std::vector<std::string> args;
+        size_t consumed = 0;
+        while (parser.parse(buffer, &args, &consumed) == resp::RequestParser::Status::kRequest) {
+          buffer.erase(0, consumed);
+          std::string reply = args[0] == "HELLO" ? "%1\r\n$5\r\nproto\r\n:3\r\n"
+                                                 : "-NOTLEADER 2 127.0.0.1:" + std::to_string(leader_port_) + "\r\n";
+          if (args[0] != "HELLO") ++commands_;
+          (void)::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+        }
+        buffer.erase(0, consumed);
+      }
+      ::close(fd);
+    }
+  }
+
+  int leader_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> commands_ = 0;
+  std::thread thread_;
+};
+
+TEST(RemoteTest, FollowsNotLeaderToTheLeaderAndSkipsDeadEndpoints) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  FakeFollower follower(server.port());
+  Result<std::unique_ptr<Client>> c = connect("dkv://127.0.0.1:" + std::to_string(follower.port()));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  Result<PutResult> put = (*c)->put("k", "v");
+  ASSERT_TRUE(put.ok()) << put.status().to_string();
+  EXPECT_EQ(follower.commands(), 1);  // redirected once, then the leader is preferred
+  EXPECT_EQ((*c)->get("k")->value, "v");
+  EXPECT_EQ(follower.commands(), 1);
+
+  // The first endpoint refuses connections: the second serves.
+  Result<std::unique_ptr<Client>> failover = connect("dkv://127.0.0.1:" + std::to_string(testing::free_port()) +
+                                                     ",127.0.0.1:" + std::to_string(server.port()));
+  ASSERT_TRUE(failover.ok()) << failover.status().to_string();
+  EXPECT_EQ((*failover)->get("k")->value, "v");
+}
 
 TEST(EmbeddedWaitTest, LockAcquireWaitUsesAWatch) {
   Embedded store;
