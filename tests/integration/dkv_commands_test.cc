@@ -1182,6 +1182,62 @@ TEST_F(KvTest, BadInputNeverCrashesTheServer) {
   EXPECT_EQ(c.command({"PING"}).str, "PONG");
 }
 
+// COMMAND INFO for DKV commands (protocol.md 2.1): arity as section 3, flags, key positions.
+TEST_F(KvTest, CommandInfoDescribesDkvCommands) {
+  RespConnection c(port());
+  struct Expected {
+    std::string name;
+    int64_t arity;
+    std::vector<std::string> flags;
+    int64_t first, last, step;
+  };
+  const std::vector<Expected> table = {
+      {"kv.put", -3, {"write", "fast"}, 1, 1, 1},       {"kv.get", -2, {"readonly", "fast"}, 1, 1, 1},
+      {"kv.del", -2, {"write", "fast"}, 1, 1, 1},       {"kv.mput", -4, {"write"}, 2, -1, 2},
+      {"kv.mget", -2, {"readonly"}, 1, -1, 1},          {"kv.mdel", -2, {"write"}, 1, -1, 1},
+      {"kv.range", -3, {"readonly"}, 0, 0, 0},          {"kv.clear", -1, {"write"}, 0, 0, 0},
+      {"kv.count", -1, {"readonly"}, 0, 0, 0},          {"kv.watch", -3, {"pubsub"}, 0, 0, 0},
+      {"kv.unwatch", 2, {"pubsub"}, 0, 0, 0},           {"ctr.add", -3, {"write", "fast"}, 1, 1, 1},
+      {"ctr.get", 2, {"readonly", "fast"}, 1, 1, 1},    {"ctr.set", -3, {"write", "fast"}, 1, 1, 1},
+      {"lease.grant", 2, {"write"}, 0, 0, 0},           {"lease.keepalive", 2, {"write"}, 0, 0, 0},
+      {"lease.revoke", 2, {"write"}, 0, 0, 0},          {"lease.ttl", -2, {"readonly"}, 0, 0, 0},
+      {"lease.list", 1, {"readonly"}, 0, 0, 0},         {"lock.acquire", -3, {"write", "blocking"}, 0, 0, 0},
+      {"lock.release", 3, {"write"}, 0, 0, 0},          {"lock.owner", 2, {"readonly"}, 0, 0, 0},
+      {"elect.campaign", -4, {"write", "blocking"}, 0, 0, 0}, {"elect.leader", 2, {"readonly"}, 0, 0, 0},
+      {"elect.resign", 3, {"write"}, 0, 0, 0},          {"elect.proclaim", 4, {"write"}, 0, 0, 0},
+      {"txn.commit", -1, {"write"}, 0, 0, 0},           {"query", -2, {"readonly"}, 0, 0, 0},
+      {"compact", 2, {"write", "admin"}, 0, 0, 0},      {"snapshot", 1, {"admin"}, 0, 0, 0},
+  };
+  for (const Expected& e : table) {
+    Value info = c.command({"COMMAND", "INFO", e.name});
+    ASSERT_EQ(info.type, Type::kArray) << e.name;
+    ASSERT_EQ(info.elements.size(), 1u) << e.name;
+    const Value& entry = info.elements[0];
+    ASSERT_EQ(entry.elements.size(), 10u) << e.name << ": " << entry.debug_string();
+    EXPECT_EQ(entry.elements[0].str, e.name);
+    EXPECT_EQ(entry.elements[1].integer, e.arity) << e.name;
+    std::vector<std::string> flags;
+    for (const Value& f : entry.elements[2].elements) flags.push_back(f.str);
+    EXPECT_EQ(flags, e.flags) << e.name;
+    EXPECT_EQ(entry.elements[3].integer, e.first) << e.name;
+    EXPECT_EQ(entry.elements[4].integer, e.last) << e.name;
+    EXPECT_EQ(entry.elements[5].integer, e.step) << e.name;
+  }
+}
+
+// DKV commands cannot be queued in MULTI (protocol.md 2.5), KV.WATCH included (4.1).
+TEST_F(KvTest, DkvCommandsAreRefusedInsideMulti) {
+  RespConnection c(port());
+  ASSERT_EQ(c.command({"MULTI"}).str, "OK");
+  EXPECT_EQ(error_of(c.command({"KV.PUT", "multi:k", "v"})), "ERR Command not allowed inside a transaction");
+  EXPECT_EQ(error_of(c.command({"KV.WATCH", "KEY", "multi:k"})), "ERR Command not allowed inside a transaction");
+  EXPECT_EQ(c.command({"SET", "multi:k", "v"}).str, "QUEUED");
+  EXPECT_EQ(code_of(c.command({"EXEC"})), "EXECABORT");
+  EXPECT_TRUE(c.command({"KV.GET", "multi:k"}).is_null());
+  // Not in watch mode: the refused KV.WATCH started nothing.
+  EXPECT_EQ(c.command({"GET", "multi:k"}).type, Type::kNull);
+}
+
 // --- admin HTTP -------------------------------------------------------------------------------
 
 TEST_F(KvTest, AdminHealthAndMetrics) {

@@ -328,6 +328,33 @@ TEST_F(WatchTest, WatchersMetricCountsLiveWatches) {
   EXPECT_EQ(metric(), before);
 }
 
+// A node restarted from a snapshot has no watch history before it: FROM an older revision is
+// COMPACTED, naming the oldest revision still available.
+TEST(WatchHistoryTest, FromBelowTheHistoryIsCompacted) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  int64_t rev = 0;
+  {
+    auto c = resp3(server.port());
+    ASSERT_EQ(c->command({"KV.PUT", "k", "1"}).type, Type::kMap);
+    rev = int_field(c->command({"KV.PUT", "k", "2"}), "revision");
+    ASSERT_EQ(c->command({"SNAPSHOT"}).type, Type::kInteger);
+  }
+  ASSERT_EQ(server.stop(), 0);
+  ASSERT_TRUE(server.start());
+  auto c = resp3(server.port());
+  Value refused = c->command({"KV.WATCH", "KEY", "k", "FROM", "1"});
+  EXPECT_EQ(code_of(refused), "COMPACTED");
+  EXPECT_NE(error_of(refused).find(std::to_string(rev + 1)), std::string::npos) << error_of(refused);
+  // FROM the next revision is fine, and SNAPSHOT is the way to re-read.
+  const int64_t id = watch(*c, {"KV.WATCH", "KEY", "k", "SNAPSHOT"});
+  Value snap = c->next_push();
+  ASSERT_GE(snap.elements.size(), 6u) << snap.debug_string();
+  EXPECT_EQ(snap.elements[1].integer, id);
+  EXPECT_EQ(snap.elements[5].str, "2");
+  EXPECT_EQ(c->next_push().elements[0].str, "watch-synced");
+}
+
 TEST(WatchEndTest, ShutdownEndsWatchesWithCancelled) {
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
