@@ -659,7 +659,12 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   std::weak_ptr<Connection> weak = weak_from_this();
   Replica* replica = &server_.replica();
   Session* session = &session_;
-  start_read(slot, [weak, replica, session, req](std::string& reply) {
+  ++session_.pending_watches;
+  // Undone once the read below has run or been dropped (a failed barrier drops it).
+  std::shared_ptr<void> pending(nullptr, [weak](void*) {
+    if (auto self = weak.lock()) --self->session_.pending_watches;
+  });
+  start_read(slot, [weak, replica, session, req, pending](std::string& reply) {
     resp::Writer out(&reply, session->protocol);
     // A SNAPSHOT watch owes a watch-synced marker at the snapshot's revision (-1 once sent):
     // after its snapshot events, before its first change, or alone when nothing matched.

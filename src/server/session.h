@@ -30,7 +30,10 @@ struct Session {
   // KV.WATCH ids this connection owns. In RESP2 a connection with watches is in watch mode
   // (like Redis's subscribe mode): only KV.WATCH, KV.UNWATCH, PING and QUIT are accepted.
   std::set<int64_t> watches;
-  bool watch_mode() const { return protocol == 2 && !watches.empty(); }
+  // KV.WATCH requests accepted but not subscribed yet (each waits for its read barrier): watch
+  // mode starts at the request, so that commands pipelined after it are judged in that mode.
+  int pending_watches = 0;
+  bool watch_mode() const { return protocol == 2 && (!watches.empty() || pending_watches > 0); }
 };
 
 }  // namespace dkv::server

@@ -286,6 +286,24 @@ TEST_F(WatchTest, Resp2WatchModeAllowsOnlyWatchCommands) {
   EXPECT_TRUE(q.closed_by_peer(5000));
 }
 
+// Watch mode starts at the KV.WATCH request: commands pipelined right behind it are judged in
+// watch mode although the subscription completes later.
+TEST_F(WatchTest, Resp2WatchModeAppliesToCommandsPipelinedAfterKvWatch) {
+  RespConnection w(port());
+  w.send_raw(encode({"KV.WATCH", "KEY", "w2p:k"}) + encode({"GET", "w2p:k"}) + encode({"PING"}));
+  Value id = w.read_value();
+  ASSERT_EQ(id.type, Type::kInteger) << id.debug_string();
+  EXPECT_EQ(error_of(w.read_value()),
+            "ERR Can't execute 'get': only KV.WATCH / KV.UNWATCH / PING / QUIT are allowed in this context");
+  Value pong = w.read_value();
+  ASSERT_EQ(pong.type, Type::kArray) << pong.debug_string();
+  EXPECT_EQ(pong.elements[0].str, "pong");
+  // A KV.WATCH that fails leaves the connection out of watch mode.
+  RespConnection f(port());
+  EXPECT_EQ(code_of(f.command({"KV.WATCH", "KEY", "w2p:k", "FROM", "-1"})), "ERR");
+  EXPECT_EQ(f.command({"GET", "w2p:k"}).type, Type::kNull);
+}
+
 TEST_F(WatchTest, Resp2EventWireFormat) {
   auto c = resp3(port());
   RespConnection w(port());
@@ -346,6 +364,10 @@ TEST(WatchHistoryTest, FromBelowTheHistoryIsCompacted) {
   Value refused = c->command({"KV.WATCH", "KEY", "k", "FROM", "1"});
   EXPECT_EQ(code_of(refused), "COMPACTED");
   EXPECT_NE(error_of(refused).find(std::to_string(rev + 1)), std::string::npos) << error_of(refused);
+  // In RESP2 too; the refused watch leaves the connection out of watch mode.
+  RespConnection c2(server.port());
+  EXPECT_EQ(code_of(c2.command({"KV.WATCH", "KEY", "k", "FROM", "1"})), "COMPACTED");
+  EXPECT_EQ(c2.command({"GET", "k"}).str, "2");
   // FROM the next revision is fine, and SNAPSHOT is the way to re-read.
   const int64_t id = watch(*c, {"KV.WATCH", "KEY", "k", "SNAPSHOT"});
   Value snap = c->next_push();
