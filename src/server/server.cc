@@ -219,7 +219,7 @@ std::string Server::info(const std::vector<std::string>& asked) const {
     line("connected_clients", static_cast<int64_t>(connections_.size()));
     line("blocked_clients", replica_->blocked_clients());
     line("watching_clients", watching);
-    line("watches", static_cast<int64_t>(replica_->watchers()));
+    line("watches", kv_watches());
   }
   if (want("memory")) {
     section("Memory");
@@ -300,6 +300,14 @@ std::string Server::info(const std::vector<std::string>& asked) const {
   return s;
 }
 
+// KV.WATCH subscriptions only: the replica's watchers also count those that LOCK.ACQUIRE and
+// ELECT.CAMPAIGN WAIT use internally.
+int64_t Server::kv_watches() const {
+  int64_t n = 0;
+  for (const auto& [ptr, c] : connections_) n += static_cast<int64_t>(c->session().watches.size());
+  return n;
+}
+
 std::string Server::prometheus() const {
   const StoreStats stats = replica_->machine().stats();
   const Replica::RaftInfo raft = replica_->raft_info();
@@ -371,7 +379,7 @@ std::string Server::prometheus() const {
   metric("dkv_connected_clients", "gauge", "Open client connections.");
   value("dkv_connected_clients", "", static_cast<double>(connections_.size()));
   metric("dkv_watchers", "gauge", "Live watches.");
-  value("dkv_watchers", "", static_cast<double>(replica_->watchers()));
+  value("dkv_watchers", "", static_cast<double>(kv_watches()));
   metric("dkv_wal_syncs_total", "counter", "fdatasync calls of the write-ahead log.");
   value("dkv_wal_syncs_total", "", static_cast<double>(raft.wal_syncs));
   return s;

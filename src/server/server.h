@@ -54,6 +54,8 @@ class Server {
   std::string info(const std::vector<std::string>& sections) const;
   // Prometheus text for GET /metrics.
   std::string prometheus() const;
+  // Live KV.WATCH subscriptions of this node's connections (INFO watches, dkv_watchers).
+  int64_t kv_watches() const;
 
   // SCAN cursors: the key a scan stopped after, under a number the client passes back.
   uint64_t save_cursor(std::string last_key);

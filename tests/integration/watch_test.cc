@@ -339,11 +339,35 @@ TEST_F(WatchTest, WatchersMetricCountsLiveWatches) {
     if (at == std::string::npos) return int64_t{-1};
     return static_cast<int64_t>(std::stoll(m.substr(at + 14)));
   };
+  auto info_watches = [&] {
+    std::string info = w->command({"INFO", "clients"}).str;
+    size_t at = info.find("\nwatches:");
+    return at == std::string::npos ? int64_t{-1} : static_cast<int64_t>(std::stoll(info.substr(at + 9)));
+  };
   const int64_t before = metric();
   const int64_t id = watch(*w, {"KV.WATCH", "KEY", "wm:k"});
   EXPECT_EQ(metric(), before + 1);
+  EXPECT_EQ(info_watches(), before + 1);
+  // A LOCK.ACQUIRE WAIT (which waits by a watch of its own) is not a KV.WATCH subscription.
+  auto c = resp3(port());
+  const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const int64_t token = c->command({"LOCK.ACQUIRE", "wm:lock", a}).integer;
+  auto waiter = resp3(port());
+  waiter->send_raw(encode({"LOCK.ACQUIRE", "wm:lock", b, "WAIT", "60000"}));
+  std::string info;
+  for (int i = 0; i < 1000 && info.find("blocked_clients:1\r\n") == std::string::npos; ++i) {
+    if (i > 0) usleep(10'000);  // no event says "blocked": poll INFO
+    info = c->command({"INFO", "clients"}).str;
+  }
+  ASSERT_NE(info.find("blocked_clients:1\r\n"), std::string::npos) << info;
+  EXPECT_EQ(metric(), before + 1);
+  EXPECT_EQ(info_watches(), before + 1);
+  ASSERT_EQ(c->command({"LOCK.RELEASE", "wm:lock", std::to_string(token)}).type, Type::kInteger);
+  EXPECT_EQ(waiter->read_value().type, Type::kInteger);
   ASSERT_EQ(w->command({"KV.UNWATCH", std::to_string(id)}).integer, 1);
   EXPECT_EQ(metric(), before);
+  EXPECT_EQ(info_watches(), before);
 }
 
 // A node restarted from a snapshot has no watch history before it: FROM an older revision is
