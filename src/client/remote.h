@@ -5,7 +5,9 @@
 // LOCK.ACQUIRE / ELECT.CAMPAIGN). Bulk calls pipeline their commands on one connection. A
 // connection the server closed is replaced with backoff; a read whose connection breaks is
 // retried once on a new one; a write is not (it may have applied): it fails with UNAVAILABLE.
-// A NOTLEADER reply naming the leader redirects the call there (nothing was applied).
+// A NOTLEADER reply naming the leader redirects the call there (nothing was applied); other
+// replies, UNAVAILABLE included, are the caller's to act on (only it knows whether a retry is
+// safe).
 // Watches share one more connection of their own (client/watch_stream.h) and survive reconnects.
 //
 // What the protocol cannot carry (the call fails with INVALID_ARGUMENT, or the field stays 0):

@@ -8,7 +8,9 @@
 // revision's events, so FROM r+1 could lose the rest of that revision. A watch that has seen
 // nothing resumes from the revision current when it was created (+1), so "only new events"
 // still misses nothing. A SNAPSHOT watch cut off before its snapshot completed starts over
-// (its snapshot events are delivered again).
+// (its snapshot events are delivered again). If the server no longer holds the history to
+// resume from, the watch ends with COMPACTED (re-read, then watch again with SNAPSHOT). A
+// CANCELLED watch-end (the server shutting down) is treated as a broken connection: resumed.
 //
 // Handlers run on a delivery thread, in revision order, never on the reader thread, so a handler
 // may call back into the client (even watch() and unwatch()). A watch whose handler falls more
