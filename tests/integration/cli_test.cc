@@ -191,5 +191,23 @@ TEST_F(CliTest, WatchPrintsEventsUntilInterrupted) {
   EXPECT_EQ(WEXITSTATUS(json.wait_exit(10'000)), 0);
 }
 
+TEST_F(CliTest, LeaseKeepaliveRenewsUntilInterrupted) {
+  const int64_t lease = json_int(dkv("--json lease grant 300"), "id");
+  ASSERT_GT(lease, 0);
+  const std::string id = std::to_string(lease);
+  ChildProcess keepalive({DKV_CLI_PATH, "--endpoints", endpoint(), "lease", "keepalive", id});
+  // Renewals every 100 ms: the fifth comes well after the 300 ms TTL would have run out.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_NE(keepalive.wait_for_line("lease " + id + " renewed, ttl 300 ms", 10'000), "") << i;
+  }
+  int code = 0;
+  dkv("lease ttl " + id, &code);
+  EXPECT_EQ(code, 0);
+  keepalive.signal(SIGINT);
+  int status = keepalive.wait_exit(10'000);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 }  // namespace
 }  // namespace dkv::testing
