@@ -355,10 +355,13 @@ void Connection::start_write() {
   writing_ = true;
   sending_.clear();
   sending_.swap(out_);
+  sending_events_ = std::move(out_events_);
+  out_events_.clear();
   server_.metrics().net_output_bytes += sending_.size();
   asio::async_write(socket_, asio::buffer(sending_),
                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->writing_ = false;
+                      self->sending_events_.clear();
                       if (self->closed_) return;
                       if (ec) {
                         self->close();
@@ -668,22 +671,24 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
     resp::Writer out(&reply, session->protocol);
     // A SNAPSHOT watch owes a watch-synced marker at the snapshot's revision (-1 once sent):
     // after its snapshot events, before its first change, or alone when nothing matched.
-    auto unsynced = std::make_shared<int64_t>(req.snapshot ? replica->machine().revision() : -1);
-    auto id = replica->watch(req, [weak, prev = req.prev_value, unsynced](core::WatchHub::Delivery& d) {
+    auto state = std::make_shared<WatchState>();
+    state->prev_value = req.prev_value;
+    state->unsynced = req.snapshot ? replica->machine().revision() : -1;
+    auto id = replica->watch(req, [weak, state](core::WatchHub::Delivery& d) {
       auto self = weak.lock();
-      if (self && !self->closed_) self->on_watch_delivery(d, prev, *unsynced);
+      if (self && !self->closed_) self->on_watch_delivery(d, *state);
     });
     if (!id.ok()) return write_status(out, id.status());
     session->watches.insert(*id);
     out.integer(*id);
-    if (*unsynced >= 0) {
+    if (state->unsynced >= 0) {
       // Runs after the delivery of the snapshot events (posted by watch() before this), if any.
-      asio::post(replica->io(), [weak, id = *id, unsynced] {
+      asio::post(replica->io(), [weak, id = *id, state] {
         auto self = weak.lock();
-        if (!self || self->closed_ || *unsynced < 0 || self->session_.watches.count(id) == 0) return;
+        if (!self || self->closed_ || state->unsynced < 0 || self->session_.watches.count(id) == 0) return;
         core::WatchHub::Delivery none;
         none.watch_id = id;
-        self->on_watch_delivery(none, false, *unsynced);
+        self->on_watch_delivery(none, *state);
       });
     }
   });
@@ -704,8 +709,8 @@ void Connection::cancel_watches() {
                                            " ended: the server is shutting down; resume from revision " +
                                            std::to_string(resume_from));
     end.resume_from = resume_from;
-    int64_t no_marker = -1;
-    on_watch_delivery(end, false, no_marker);
+    WatchState ending;
+    on_watch_delivery(end, ending);
   }
 }
 
@@ -724,8 +729,29 @@ void Connection::kv_unwatch(const Args& args, resp::Writer& out) {
 // event, ["watch-synced", id, R] after a SNAPSHOT watch's snapshot, and
 // ["watch-end", id, "CODE message", resume_from] when the server ends the watch. Out of band:
 // they go out between replies.
-void Connection::on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value, int64_t& unsynced) {
+void Connection::on_watch_delivery(core::WatchHub::Delivery& d, WatchState& state) {
   resp::Writer out(&out_, session_.protocol);
+  const bool prev_value = state.prev_value;
+  int64_t& unsynced = state.unsynced;
+  // A client that does not read its events: once more than the per-watch bound (protocol.md 6)
+  // would wait unsent, the watch is cut off with LAGGING from this delivery's first revision
+  // (a delivery holds whole revisions). The first delivery (snapshot, history FROM a revision)
+  // is not limited, as in the hub.
+  const bool first = !state.delivered;
+  state.delivered = true;
+  if (d.end.ok() && !d.events.empty() && !first) {
+    const size_t unsent = out_events_[d.watch_id] + sending_events_[d.watch_id];
+    if (unsent + d.events.size() > kMaxUnsentEvents) {
+      const int64_t resume_from = d.events.front()->revision;
+      server_.replica().unwatch(d.watch_id);
+      d.events.clear();
+      d.resume_from = resume_from;
+      d.end = Status(Code::kLagging, "watch " + std::to_string(d.watch_id) + " fell more than " +
+                                         std::to_string(kMaxUnsentEvents) + " events behind; resume from revision " +
+                                         std::to_string(resume_from));
+    }
+  }
+  if (d.end.ok()) out_events_[d.watch_id] += d.events.size();
   auto write_synced = [&] {
     out.push(3);
     out.bulk("watch-synced");

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static constexpr size_t kMaxPendingReplies = 4096;
   static constexpr size_t kMaxOutputBytes = 64u << 20;
+  // Watch events a client may leave unsent per watch before the watch is cut off (LAGGING).
+  static constexpr size_t kMaxUnsentEvents = core::WatchHub::Options{}.max_pending;
 
   Connection(Server& server, asio::ip::tcp::socket socket);
   ~Connection();
@@ -79,8 +82,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void watch_keys(const Args& args, const SlotPtr& slot);
   void kv_watch(const Args& args, const SlotPtr& slot);
   void kv_unwatch(const Args& args, resp::Writer& out);
-  // `unsynced`: a SNAPSHOT watch's revision while its watch-synced marker is owed, else -1.
-  void on_watch_delivery(core::WatchHub::Delivery& d, bool prev_value, int64_t& unsynced);
+  // What a KV.WATCH's delivery sink keeps between deliveries.
+  struct WatchState {
+    bool prev_value = false;  // PREVKV
+    int64_t unsynced = -1;    // SNAPSHOT: the revision of the watch-synced marker still owed
+    bool delivered = false;   // after the first delivery (which is not limited)
+  };
+  void on_watch_delivery(core::WatchHub::Delivery& d, WatchState& state);
   void drop_watches();
   void cancel_watches();
   void reset_transaction();
@@ -94,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<SlotPtr> slots_;
   std::string out_;      // replies ready to send
   std::string sending_;  // the buffer of the write in flight
+  // Watch events per watch id in out_ and in sending_ (for kMaxUnsentEvents).
+  std::map<int64_t, size_t> out_events_;
+  std::map<int64_t, size_t> sending_events_;
   bool writing_ = false;
   bool read_armed_ = false;   // an async_wait for readability is pending
   bool read_paused_ = false;  // reading stopped (back-pressure): read_more() must receive

@@ -401,6 +401,70 @@ TEST(WatchHistoryTest, FromBelowTheHistoryIsCompacted) {
   EXPECT_EQ(c->next_push().elements[0].str, "watch-synced");
 }
 
+// A watcher that does not read is cut off once more than 10000 of its events wait unsent
+// (protocol.md 4.2, 6); resuming FROM resume_from misses nothing and repeats nothing.
+TEST(WatchEndTest, ASlowReaderGetsLaggingAndResumesExactly) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  auto w = resp3(server.port());
+  const int64_t id = watch(*w, {"KV.WATCH", "PREFIX", "lag:"});
+  auto c = resp3(server.port());
+  // 25 revisions of 1000 events of 1 KiB: far more than socket buffers hold.
+  const std::string value(1024, 'v');
+  std::vector<int64_t> revisions;
+  for (int batch = 0; batch < 25; ++batch) {
+    Args mput = {"KV.MPUT", "1000"};
+    for (int i = 0; i < 1000; ++i) {
+      mput.push_back("lag:" + std::to_string(batch) + ":" + std::to_string(i));
+      mput.push_back(value);
+    }
+    Value r = c->command(mput);
+    ASSERT_EQ(r.type, Type::kArray) << r.debug_string();
+    revisions.push_back(int_field(r.elements[0], "revision"));
+  }
+  int64_t last_event_revision = 0;
+  int64_t events = 0;
+  Value end;
+  for (;;) {
+    Value p = w->next_push(20'000);
+    ASSERT_EQ(p.type, Type::kPush) << p.debug_string();
+    if (p.elements[0].str == "watch-end") {
+      end = p;
+      break;
+    }
+    ASSERT_EQ(p.elements[1].integer, id);
+    last_event_revision = p.elements[2].integer;
+    ++events;
+  }
+  ASSERT_EQ(end.elements.size(), 4u);
+  EXPECT_EQ(end.elements[1].integer, id);
+  const int64_t resume_from = end.elements[3].integer;
+  EXPECT_EQ(end.elements[2].str, "LAGGING watch " + std::to_string(id) +
+                                     " fell more than 10000 events behind; resume from revision " +
+                                     std::to_string(resume_from));
+  // Whole revisions only, and the cut is where the delivered events stop.
+  EXPECT_EQ(events % 1000, 0);
+  EXPECT_LT(events, 25000);
+  EXPECT_EQ(resume_from, last_event_revision + 1);
+  // The watch is gone: UNWATCH says so.
+  EXPECT_EQ(w->command({"KV.UNWATCH", std::to_string(id)}).integer, 0);
+  const int64_t id2 = watch(*w, {"KV.WATCH", "PREFIX", "lag:", "FROM", std::to_string(resume_from)});
+  int64_t resumed = 0;
+  int64_t first = 0;
+  while (events + resumed < 25000) {
+    Value p = w->next_push(20'000);
+    ASSERT_EQ(p.type, Type::kPush) << p.debug_string();
+    ASSERT_EQ(p.elements[0].str, "watch") << p.debug_string();
+    ASSERT_EQ(p.elements[1].integer, id2);
+    if (resumed == 0) first = p.elements[2].integer;
+    ++resumed;
+  }
+  EXPECT_EQ(first, resume_from);
+  EXPECT_EQ(events + resumed, 25000);
+  EXPECT_EQ(w->command({"PING"}).str, "PONG");
+  EXPECT_TRUE(w->pushes().empty());
+}
+
 TEST(WatchEndTest, ShutdownEndsWatchesWithCancelled) {
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
