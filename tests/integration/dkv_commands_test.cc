@@ -1,5 +1,6 @@
 // DKV's namespaced commands over a real dkv-server, checked against docs/protocol.md section 3
 // (syntax, reply shapes in RESP2 and RESP3, error codes and messages). Watches: watch_test.cc.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -468,6 +469,11 @@ TEST_F(CtrTest, TtlOnlyOnCreateAndMetadataKept) {
   EXPECT_EQ(str_field(meta, "value"), "11");
   EXPECT_EQ(str_field(meta, "entity"), "e");
   EXPECT_EQ(field(meta, "labels").elements.size(), 2u);
+  // ... and its lease.
+  const int64_t lease = c->command({"LEASE.GRANT", "600000"}).integer;
+  ASSERT_EQ(c->command({"KV.PUT", "ctr:leased", "1", "LEASE", std::to_string(lease)}).type, Type::kMap);
+  ASSERT_EQ(c->command({"CTR.ADD", "ctr:leased", "1"}).type, Type::kArray);
+  EXPECT_EQ(int_field(c->command({"KV.GET", "ctr:leased"}), "lease"), lease);
   // CTR.SET replaces metadata as KV.PUT with only TTL would.
   ASSERT_EQ(c->command({"CTR.SET", "ctr:meta", "1", "TTL", "600000"}).type, Type::kArray);
   Value replaced = c->command({"KV.GET", "ctr:meta"});
@@ -828,6 +834,97 @@ TEST_F(ElectTest, ArgumentErrors) {
             "ERR wrong number of arguments for 'elect.proclaim' command");
 }
 
+// --- what changes the revision ------------------------------------------------------------------
+
+int64_t current_revision(RespConnection& c) {
+  return int_field(c.command({"KV.RANGE", "a", "b", "COUNT"}), "revision");
+}
+
+TEST_F(LeaseTest, GrantsKeepAlivesQueueingAndRetriedAcquiresChangeNoRevision) {
+  auto c = resp3(port());
+  const int64_t r0 = current_revision(*c);
+  const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  ASSERT_EQ(c->command({"LEASE.KEEPALIVE", a}).type, Type::kInteger);
+  EXPECT_EQ(current_revision(*c), r0);
+  const int64_t token = c->command({"LOCK.ACQUIRE", "rev:lock", a}).integer;
+  EXPECT_EQ(token, r0 + 1);  // the token is the revision of the grant
+  EXPECT_EQ(c->command({"LOCK.ACQUIRE", "rev:lock", a}).integer, token);
+  EXPECT_EQ(current_revision(*c), token);
+  const int64_t etoken = int_field(c->command({"ELECT.CAMPAIGN", "rev:el", a, "x"}), "token");
+  EXPECT_EQ(etoken, token + 1);
+  EXPECT_EQ(int_field(c->command({"ELECT.CAMPAIGN", "rev:el", b, "y"}), "position"), 1);
+  EXPECT_EQ(current_revision(*c), etoken);
+}
+
+TEST_F(LeaseTest, RevokeEndsKeysLocksAndElectionsInOneRevision) {
+  auto w = resp3(port());
+  auto c = resp3(port());
+  const std::string a = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  const std::string b = std::to_string(c->command({"LEASE.GRANT", "600000"}).integer);
+  ASSERT_EQ(c->command({"KV.PUT", "rv:k", "v", "LEASE", a}).type, Type::kMap);
+  ASSERT_GT(c->command({"LOCK.ACQUIRE", "rv:lock", a}).integer, 0);
+  ASSERT_EQ(field(c->command({"ELECT.CAMPAIGN", "rv:el", a, "va"}), "leader").integer, 1);
+  ASSERT_EQ(field(c->command({"ELECT.CAMPAIGN", "rv:el", b, "vb"}), "leader").integer, 0);
+  const int64_t keys = w->command({"KV.WATCH", "KEY", "rv:k"}).integer;
+  const int64_t lock = w->command({"KV.WATCH", "LOCK", "rv:lock"}).integer;
+  const int64_t el = w->command({"KV.WATCH", "ELECTION", "rv:el"}).integer;
+  EXPECT_EQ(c->command({"LEASE.REVOKE", a}).integer, 1);
+  std::map<int64_t, Value> by_watch;
+  for (int i = 0; i < 3; ++i) {
+    Value p = w->next_push();
+    ASSERT_EQ(p.elements.size(), 6u) << p.debug_string();
+    by_watch[p.elements[1].integer] = p;
+  }
+  ASSERT_EQ(by_watch.size(), 3u);
+  EXPECT_EQ(by_watch[keys].elements[3].str, "DELETE");
+  EXPECT_EQ(by_watch[lock].elements[3].str, "DELETE");
+  // The election is handed on to b: a PUT of b's value.
+  EXPECT_EQ(by_watch[el].elements[3].str, "PUT");
+  EXPECT_EQ(by_watch[el].elements[5].str, "vb");
+  const int64_t rev = by_watch[keys].elements[2].integer;
+  EXPECT_EQ(by_watch[lock].elements[2].integer, rev);
+  EXPECT_EQ(by_watch[el].elements[2].integer, rev);
+  EXPECT_EQ(int_field(c->command({"ELECT.LEADER", "rv:el"}), "token"), rev);
+  EXPECT_TRUE(c->command({"LOCK.OWNER", "rv:lock"}).is_null());
+}
+
+TEST_F(KvTest, ClearIsOneRevisionOfDeleteEvents) {
+  auto w = resp3(port());
+  auto c = resp3(port());
+  ASSERT_EQ(c->command({"KV.MPUT", "3", "clr:a", "1", "clr:b", "2", "clr:c", "3"}).type, Type::kArray);
+  const int64_t id = w->command({"KV.WATCH", "PREFIX", "clr:"}).integer;
+  EXPECT_EQ(c->command({"KV.CLEAR", "PREFIX", "clr:"}).integer, 3);
+  const int64_t rev = current_revision(*c);
+  for (const char* key : {"clr:a", "clr:b", "clr:c"}) {
+    Value p = w->next_push();
+    ASSERT_EQ(p.elements.size(), 6u) << p.debug_string();
+    EXPECT_EQ(p.elements[1].integer, id);
+    EXPECT_EQ(p.elements[2].integer, rev);
+    EXPECT_EQ(p.elements[3].str, "DELETE");
+    EXPECT_EQ(p.elements[4].str, key);
+  }
+}
+
+TEST_F(KvTest, AnOldRevisionShowsAnExpiredKeyAsStored) {
+  auto w = resp3(port());
+  auto c = resp3(port());
+  const int64_t id = w->command({"KV.WATCH", "KEY", "old:ttl"}).integer;
+  const int64_t r = int_field(c->command({"KV.PUT", "old:ttl", "v", "TTL", "50"}), "revision");
+  ASSERT_EQ(w->next_push().elements[3].str, "PUT");
+  Value expired = w->next_push(10'000);
+  ASSERT_EQ(expired.elements.size(), 6u) << expired.debug_string();
+  EXPECT_EQ(expired.elements[1].integer, id);
+  EXPECT_EQ(expired.elements[3].str, "EXPIRE");
+  EXPECT_TRUE(c->command({"KV.GET", "old:ttl"}).is_null());
+  Value old = c->command({"KV.GET", "old:ttl", "REV", std::to_string(r)});
+  ASSERT_EQ(old.type, Type::kMap) << old.debug_string();
+  EXPECT_EQ(str_field(old, "value"), "v");
+  EXPECT_EQ(int_field(old, "ttl_ms"), 0);
+  EXPECT_GT(int_field(old, "expires_at_ms"), 0);
+  EXPECT_EQ(int_field(c->command({"KV.RANGE", "PREFIX", "old:", "REV", std::to_string(r)}), "count"), 1);
+}
+
 // --- TXN.COMMIT -------------------------------------------------------------------------------
 
 class TxnTest : public SharedServerTest {};
@@ -1058,6 +1155,7 @@ TEST_F(QueryTest, Errors) {
       {"QUERY", "user", "ORDERBY"},
       {"QUERY", "user", "ORDERBY", "a", "ORDERBY", "b"},
       {"QUERY", "user", "BOGUS"},
+      {"QUERY", "user", "REV", "1"},
   };
   for (const Args& a : syntax) {
     std::string line;
