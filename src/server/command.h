@@ -71,6 +71,8 @@ struct CommandSpec {
   // The key positions for COMMAND (first key, last key, step; 0 0 0 when none).
   int first_key = 0, last_key = 0, key_step = 0;
   Prepared (*handler)(Context& ctx) = nullptr;
+  // ACL categories for COMMAND ("@read", "@dkv" ...).
+  std::vector<std::string> categories;
 };
 
 // The table, looked up by name case-insensitively. Null when unknown.

@@ -984,7 +984,10 @@ Prepared cmd_snapshot(Context& c) {
 void register_dkv_commands(std::vector<CommandSpec>& t) {
   using F = std::vector<std::string>;
   auto add = [&](std::string name, int arity, F flags, int fk, int lk, int step, Prepared (*h)(Context&)) {
-    t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h});
+    // ACL categories (protocol.md 2.1): @dkv, plus @write for writes and @read otherwise.
+    const bool writes = std::find(flags.begin(), flags.end(), "write") != flags.end();
+    F categories = {"@dkv", writes ? "@write" : "@read"};
+    t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h, std::move(categories)});
   };
   const F w = {"write", "fast"};
   const F r = {"readonly", "fast"};

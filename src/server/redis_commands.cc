@@ -518,7 +518,8 @@ Prepared cmd_command(Context& c) {
     c.out.integer(s.first_key);
     c.out.integer(s.last_key);
     c.out.integer(s.key_step);
-    c.out.set(0);  // ACL categories
+    c.out.set(s.categories.size());
+    for (const std::string& category : s.categories) c.out.simple(category);
     c.out.set(0);  // tips
     c.out.set(0);  // key specs
     c.out.set(0);  // subcommands

@@ -1320,6 +1320,10 @@ TEST_F(KvTest, CommandInfoDescribesDkvCommands) {
     EXPECT_EQ(entry.elements[3].integer, e.first) << e.name;
     EXPECT_EQ(entry.elements[4].integer, e.last) << e.name;
     EXPECT_EQ(entry.elements[5].integer, e.step) << e.name;
+    std::vector<std::string> categories;
+    for (const Value& cat : entry.elements[6].elements) categories.push_back(cat.str);
+    const bool writes = std::find(e.flags.begin(), e.flags.end(), "write") != e.flags.end();
+    EXPECT_EQ(categories, (std::vector<std::string>{"@dkv", writes ? "@write" : "@read"})) << e.name;
   }
 }
 
