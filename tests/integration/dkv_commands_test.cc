@@ -961,6 +961,26 @@ TEST_F(TxnTest, ReadsAndWritesApplyInOneRevision) {
   EXPECT_EQ(field(r2, "versions").elements.size(), 1u);
 }
 
+// Conditions are judged against the state before the transaction, and writes apply in order.
+TEST_F(TxnTest, ConditionsSeeTheStateBeforeTheTransaction) {
+  auto c = resp3(port());
+  Value r = c->command({"TXN.COMMIT", "WRITES", "3", "PUT", "tb:k", "v1", "IFABSENT", "PUT", "tb:k", "v2", "IFMATCH",
+                        "0", "DEL", "tb:gone", "IFMATCH", "0"});
+  ASSERT_EQ(r.type, Type::kMap) << r.debug_string();
+  const Value& versions = field(r, "versions");
+  ASSERT_EQ(versions.elements.size(), 3u);
+  EXPECT_EQ(versions.elements[0].integer, 1);
+  EXPECT_EQ(versions.elements[1].integer, 2);
+  EXPECT_EQ(versions.elements[2].integer, 0);
+  Value kv = c->command({"KV.GET", "tb:k"});
+  EXPECT_EQ(str_field(kv, "value"), "v2");
+  EXPECT_EQ(int_field(kv, "version"), 2);
+  // The same writes again: both conditions now fail on the one key, named once.
+  EXPECT_EQ(error_of(c->command({"TXN.COMMIT", "WRITES", "2", "PUT", "tb:k", "v1", "IFABSENT", "PUT", "tb:k", "v2",
+                                 "IFMATCH", "0"})),
+            "CONFLICT transaction conflict on keys: 'tb:k'");
+}
+
 TEST_F(TxnTest, ConflictNamesEveryFailedKeyInFirstMentionOrder) {
   auto c = resp3(port());
   ASSERT_EQ(c->command({"KV.MPUT", "2", "tc:a", "1", "tc:b", "1"}).type, Type::kArray);

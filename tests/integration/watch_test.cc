@@ -119,6 +119,22 @@ TEST_F(WatchTest, PrefixWatchWithPrevKvAndMultiKeyRevision) {
   EXPECT_EQ(d1.elements[6].str, "new");
 }
 
+// A revision's events come in the order the command made them, not key order.
+TEST_F(WatchTest, EventsOfOneRevisionKeepTheCommandsOrder) {
+  auto w = resp3(port());
+  auto c = resp3(port());
+  const int64_t id = watch(*w, {"KV.WATCH", "PREFIX", "wo:"});
+  ASSERT_EQ(c->command({"KV.MPUT", "3", "wo:c", "3", "wo:a", "1", "wo:b", "2"}).type, Type::kArray);
+  Value t = c->command({"TXN.COMMIT", "WRITES", "2", "DEL", "wo:b", "PUT", "wo:a", "9"});
+  ASSERT_EQ(t.type, Type::kMap) << t.debug_string();
+  expect_event(w->next_push(), id, "PUT", "wo:c", "3");
+  expect_event(w->next_push(), id, "PUT", "wo:a", "1");
+  expect_event(w->next_push(), id, "PUT", "wo:b", "2");
+  const int64_t rev = int_field(t, "revision");
+  expect_event(w->next_push(), id, "DELETE", "wo:b", "", rev);
+  expect_event(w->next_push(), id, "PUT", "wo:a", "9", rev);
+}
+
 TEST_F(WatchTest, SnapshotSendsCurrentValuesThenSyncedThenChanges) {
   auto c = resp3(port());
   ASSERT_EQ(c->command({"KV.MPUT", "2", "ws:b", "2", "ws:a", "1"}).type, Type::kArray);
