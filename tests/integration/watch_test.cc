@@ -489,8 +489,11 @@ TEST(WatchEndTest, ShutdownEndsWatchesWithCancelled) {
   auto w = resp3(server.port());
   auto c = resp3(server.port());
   const int64_t id = watch(*w, {"KV.WATCH", "PREFIX", ""});
+  RespConnection w2(server.port());
+  const int64_t id2 = watch(w2, {"KV.WATCH", "KEY", "k"});
   const int64_t rev = int_field(c->command({"KV.PUT", "k", "v"}), "revision");
   expect_event(w->next_push(), id, "PUT", "k", "v", rev);
+  expect_event(w2.read_value(), id2, "PUT", "k", "v", rev);
   server.process()->signal(SIGTERM);
   Value end = w->next_push(20'000);
   ASSERT_EQ(end.type, Type::kPush) << end.debug_string();
@@ -499,8 +502,20 @@ TEST(WatchEndTest, ShutdownEndsWatchesWithCancelled) {
   EXPECT_EQ(end.elements[1].integer, id);
   EXPECT_EQ(end.elements[2].str.rfind("CANCELLED ", 0), 0u) << end.elements[2].str;
   EXPECT_EQ(end.elements[3].integer, rev + 1);
-  int status = server.stop();
-  (void)status;
+  EXPECT_EQ(end.elements[2].str, "CANCELLED watch " + std::to_string(id) +
+                                     " ended: the server is shutting down; resume from revision " +
+                                     std::to_string(rev + 1));
+  // RESP2: the same elements as an array.
+  Value end2 = w2.read_value(20'000);
+  ASSERT_EQ(end2.type, Type::kArray) << end2.debug_string();
+  ASSERT_EQ(end2.elements.size(), 4u);
+  EXPECT_EQ(end2.elements[0].str, "watch-end");
+  EXPECT_EQ(end2.elements[1].integer, id2);
+  EXPECT_EQ(end2.elements[3].integer, rev + 1);
+  EXPECT_TRUE(w->closed_by_peer(20'000));
+  // One SIGTERM is the whole shutdown (server.stop() would send another).
+  const int status = server.process()->wait_exit(30'000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << server.process()->output();
 }
 
 }  // namespace
