@@ -1,7 +1,9 @@
 // dkv-server: one DKV node. With no arguments, a single-node store in ./dkv-data serving RESP on
 // 127.0.0.1:7070 (Raft 7071, admin HTTP 7072).
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -128,6 +130,21 @@ int main(int argc, char** argv) {
     });
   });
   std::signal(SIGPIPE, SIG_IGN);
+  // A failed replica (e.g. the WAL refused a write) can acknowledge nothing more: every write and
+  // read would wait forever. Fail-stop instead, so the failure is seen (exit status 1, message).
+  asio::steady_timer failure_check(io);
+  std::function<void()> check_failure = [&] {
+    failure_check.expires_after(std::chrono::milliseconds(100));
+    failure_check.async_wait([&](const asio::error_code& ec) {
+      if (ec || stopped) return;
+      if (!s.replica().failure().ok()) {
+        io.stop();
+        return;
+      }
+      check_failure();
+    });
+  };
+  check_failure();
   std::printf("dkv-server: node %llu ready: clients %s:%u, raft %s:%u, admin %s:%u, data %s\n",
               static_cast<unsigned long long>(node_id), options.host.c_str(), s.port(),
               options.replica.raft_host.c_str(), s.replica().raft_port(), options.admin_host.c_str(),
