@@ -667,7 +667,11 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   std::shared_ptr<void> pending(nullptr, [weak](void*) {
     if (auto self = weak.lock()) --self->session_.pending_watches;
   });
-  start_read(slot, [weak, replica, session, req, pending](std::string& reply) {
+  // Any node serves KV.WATCH from its own applied state (protocol.md 1.4): no read barrier (a
+  // follower has none to offer), only this connection's order: the watch starts when the
+  // request's reply is due, after the replies of the requests before it.
+  slot->read_ready = true;
+  slot->read = [weak, replica, session, req, pending](std::string& reply) {
     resp::Writer out(&reply, session->protocol);
     // A SNAPSHOT watch owes a watch-synced marker at the snapshot's revision (-1 once sent):
     // after its snapshot events, before its first change, or alone when nothing matched.
@@ -691,7 +695,8 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
         self->on_watch_delivery(none, *state);
       });
     }
-  });
+  };
+  flush();
 }
 
 // Shutdown: each watch ends with a CANCELLED watch-end (protocol.md 4.2). Every event applied so
