@@ -218,6 +218,7 @@ TEST_F(KvTest, FenceAndTheOrderOfChecks) {
 
 TEST_F(KvTest, GetAtAnOlderRevision) {
   auto c = resp3(port());
+  ASSERT_EQ(c->command({"KV.PUT", "rev:before", "x"}).type, Type::kMap);  // so that r1 - 1 > 0
   const int64_t r1 = int_field(c->command({"KV.PUT", "rev:k", "one"}), "revision");
   const int64_t r2 = int_field(c->command({"KV.PUT", "rev:k", "two"}), "revision");
   Value old = c->command({"KV.GET", "rev:k", "REV", std::to_string(r1)});
