@@ -159,6 +159,18 @@ TEST_F(WatchTest, SnapshotSendsCurrentValuesThenSyncedThenChanges) {
   EXPECT_EQ(change.elements[6].str, "1");
 }
 
+// A SNAPSHOT watch pipelined behind the connection's own write sees that write.
+TEST_F(WatchTest, SnapshotSeesThePipelinedWriteBeforeIt) {
+  auto w = resp3(port());
+  w->send_raw(encode({"KV.PUT", "wpp:k", "mine"}) + encode({"KV.WATCH", "KEY", "wpp:k", "SNAPSHOT"}));
+  Value put = w->read_value();
+  ASSERT_EQ(put.type, Type::kMap) << put.debug_string();
+  Value id = w->read_value();
+  ASSERT_EQ(id.type, Type::kInteger) << id.debug_string();
+  expect_event(w->next_push(), id.integer, "PUT", "wpp:k", "mine", int_field(put, "revision"));
+  EXPECT_EQ(w->next_push().elements[0].str, "watch-synced");
+}
+
 TEST_F(WatchTest, SnapshotWithoutMatchesStillSendsSynced) {
   auto w = resp3(port());
   const int64_t id = watch(*w, {"KV.WATCH", "KEY", "wsn:none", "SNAPSHOT"});
