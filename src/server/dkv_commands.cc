@@ -571,14 +571,8 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
 
   void start() {
     auto self = shared_from_this();
-    WatchRequest req;
-    req.space = space_;
-    req.key = name_;
     // Watching first means no release between the attempt and the watch can be missed.
-    auto id = replica_.watch(req, [weak = weak_from_this()](core::WatchHub::Delivery&) {
-      if (auto w = weak.lock()) w->retry();
-    });
-    if (id.ok()) watch_id_ = *id;
+    subscribe();
     timer_ = std::make_unique<asio::steady_timer>(replica_.io());
     timer_->expires_after(timer_duration(deadline_));
     timer_->async_wait([self](const asio::error_code& ec) {
@@ -591,6 +585,20 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
   }
 
  private:
+  void subscribe() {
+    WatchRequest req;
+    req.space = space_;
+    req.key = name_;
+    auto id = replica_.watch(req, [weak = weak_from_this()](core::WatchHub::Delivery& d) {
+      auto w = weak.lock();
+      if (!w) return;
+      // The replica ended the watch (a snapshot install skipped revisions): watch again.
+      if (!d.end.ok() && !w->finished_) w->subscribe();
+      w->retry();
+    });
+    watch_id_ = id.ok() ? *id : 0;
+  }
+
   // asio timers count nanoseconds in int64: cap what "unbounded" means at ~30000 years.
   std::chrono::milliseconds timer_duration(int64_t until_ms) const {
     constexpr int64_t kMaxTimerMs = 1'000'000'000'000'000;

@@ -212,8 +212,27 @@ void Replica::install(const raft::Snapshot& snapshot) {
                  static_cast<unsigned long long>(snapshot.meta.index), s.to_string().c_str());
     std::abort();
   }
+  // The watches saw nothing of the revisions the snapshot skipped: after what they are owed,
+  // each ends with LAGGING (protocol.md 4.2). Resuming FROM the first skipped revision answers
+  // COMPACTED (the history restarts here), which tells the client to re-read with SNAPSHOT.
+  const int64_t skipped_from = hub_.current_revision() + 1;
+  const bool skipped = machine_.revision() >= skipped_from;
+  if (skipped) deliver();
   hub_.reset(machine_.revision());
   snapshot_index_ = snapshot.meta.index;
+  if (!skipped) return;
+  auto sinks = std::move(sinks_);
+  sinks_.clear();
+  for (auto& [id, sink] : sinks) {
+    hub_.unsubscribe(id);
+    core::WatchHub::Delivery end;
+    end.watch_id = id;
+    end.resume_from = skipped_from;
+    end.end = Status(Code::kLagging, "watch " + std::to_string(id) +
+                                         " missed revisions: this node installed a snapshot; resume from revision " +
+                                         std::to_string(skipped_from));
+    sink(end);
+  }
 }
 
 // --- reads ------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // Where DKV commands run in a three-node cluster (docs/protocol.md 1.4): writes and reads on a
 // follower are refused with NOTLEADER; KV.WATCH and SNAPSHOT are served by any node, and a
 // follower's watch sees the leader's writes.
+#include <signal.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +22,9 @@ struct Member {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start({}); }
+
+  void start(const std::vector<std::string>& extra_flags) {
     std::vector<int> raft_ports;
     std::string bootstrap;
     for (int id = 1; id <= 3; ++id) {
@@ -30,10 +34,12 @@ class ClusterTest : public ::testing::Test {
     }
     for (int id = 1; id <= 3; ++id) {
       auto m = std::make_unique<Member>();
-      m->process = std::make_unique<ChildProcess>(std::vector<std::string>{
+      std::vector<std::string> argv = {
           DKV_SERVER_PATH, "--data-dir", m->dir.path() + "/data", "--node-id", std::to_string(id), "--bootstrap",
           bootstrap, "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:" + std::to_string(raft_ports[id - 1]),
-          "--admin-listen", "127.0.0.1:0"});
+          "--admin-listen", "127.0.0.1:0"};
+      argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+      m->process = std::make_unique<ChildProcess>(argv);
       std::string line = m->process->wait_for_line(" ready: ", 20'000);
       ASSERT_FALSE(line.empty()) << m->process->output();
       const size_t at = line.find("clients 127.0.0.1:");
@@ -57,6 +63,24 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::vector<std::unique_ptr<Member>> members_;
+};
+
+// Whether the process has stopped (state T in /proc), within 10 s.
+bool await_stopped(int pid) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string stat = run_shell("cat /proc/" + std::to_string(pid) + "/stat 2>/dev/null");
+    const size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T') return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
+// Members that snapshot (and drop their log) every 5 entries, so a lagging follower catches up
+// by installing a snapshot.
+class SnapshottingClusterTest : public ClusterTest {
+ protected:
+  void SetUp() override { start({"--snapshot-entries", "5"}); }
 };
 
 TEST_F(ClusterTest, FollowersRefuseDkvCommandsButServeWatches) {
@@ -99,6 +123,62 @@ TEST_F(ClusterTest, FollowersRefuseDkvCommandsButServeWatches) {
   ASSERT_GE(current.elements.size(), 6u) << current.debug_string();
   EXPECT_EQ(current.elements[5].str, "v1");
   EXPECT_EQ(follower->next_push().elements[0].str, "watch-synced");
+}
+
+// A follower that installs a snapshot skipped revisions its watches never saw: each ends with
+// LAGGING (protocol.md 4.2), and resuming FROM resume_from is COMPACTED, so the client re-reads.
+TEST_F(SnapshottingClusterTest, ASnapshotInstallEndsTheFollowersWatchesWithLagging) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto c = resp3(members_[leader - 1]->port);
+  const size_t lagging = static_cast<size_t>(leader % 3);  // another member
+  const int64_t before = int_field(c->command({"KV.PUT", "snap:k", "0"}), "revision");
+  auto watcher = resp3(members_[lagging]->port);
+  Value id = watcher->command({"KV.WATCH", "PREFIX", "snap:"});
+  ASSERT_EQ(id.type, Type::kInteger) << id.debug_string();
+  // The follower is up to date once its watch sees this write (it may see `before` first: its
+  // watch reads its own applied state, which may trail the leader).
+  const int64_t seen = int_field(c->command({"KV.PUT", "snap:k", "1"}), "revision");
+  ASSERT_GT(seen, before);
+  for (;;) {
+    Value event = watcher->next_push();
+    ASSERT_GE(event.elements.size(), 6u) << event.debug_string();
+    if (event.elements[2].integer == seen) break;
+  }
+
+  members_[lagging]->process->signal(SIGSTOP);
+  ASSERT_TRUE(await_stopped(members_[lagging]->process->pid()));
+  // More writes, one at a time, than the leader pipelines to a follower (256 messages in
+  // flight): the rest is compacted away before the follower wakes, so it needs a snapshot.
+  int64_t last = 0;
+  for (int i = 2; i < 600; ++i) last = int_field(c->command({"KV.PUT", "snap:k", std::to_string(i)}), "revision");
+  members_[lagging]->process->signal(SIGCONT);
+
+  // Changes it applied before it stopped may come first.
+  Value end = watcher->next_push(30'000);
+  while (end.type == Type::kPush && end.elements.size() == 6 && end.elements[0].str == "watch") {
+    end = watcher->next_push(30'000);
+  }
+  ASSERT_EQ(end.type, Type::kPush) << end.debug_string();
+  ASSERT_EQ(end.elements.size(), 4u) << end.debug_string();
+  EXPECT_EQ(end.elements[0].str, "watch-end");
+  EXPECT_EQ(end.elements[1].integer, id.integer);
+  EXPECT_EQ(end.elements[2].str.rfind("LAGGING ", 0), 0u) << end.elements[2].str;
+  const int64_t resume_from = end.elements[3].integer;
+  EXPECT_GT(resume_from, seen);
+  EXPECT_LE(resume_from, last);
+  EXPECT_EQ(code_of(watcher->command({"KV.WATCH", "PREFIX", "snap:", "FROM", std::to_string(resume_from)})),
+            "COMPACTED");
+  Value again = watcher->command({"KV.WATCH", "KEY", "snap:k", "SNAPSHOT"});
+  ASSERT_EQ(again.type, Type::kInteger) << again.debug_string();
+  // The follower's own applied state, which may still trail the leader; then its changes.
+  Value current = watcher->next_push();
+  ASSERT_GE(current.elements.size(), 6u) << current.debug_string();
+  ASSERT_EQ(watcher->next_push().elements[0].str, "watch-synced");
+  while (current.elements[5].str != "599") {
+    current = watcher->next_push();
+    ASSERT_GE(current.elements.size(), 6u) << current.debug_string();
+  }
 }
 
 }  // namespace
