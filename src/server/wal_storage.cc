@@ -33,21 +33,37 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
 
   raft::InitialState& init = s->initial_;
   if (rec.hard_state) init.hard = *rec.hard_state;
-  if (rec.snapshot && rec.snapshot->index > 0) {
-    auto file = wal::load_latest_snapshot(s->snap_dir_);
-    if (!file.ok()) return file.status();
-    if (!file->has_value() || (*file)->meta.index < rec.snapshot->index) {
-      return Status(Code::kInternal, "the WAL in " + dir + " names a snapshot at index " +
-                                         std::to_string(rec.snapshot->index) +
-                                         " but " + s->snap_dir_ + " does not hold it");
-    }
+  // The newest snapshot file may be newer than the WAL's newest marker: a crash after the file
+  // was fsynced and renamed but before its marker reached the disk. A file holds only committed
+  // state (an applied prefix, or a leader's snapshot being installed), so it is trusted.
+  const uint64_t marker = rec.snapshot ? rec.snapshot->index : 0;
+  auto file = wal::load_latest_snapshot(s->snap_dir_);
+  if (!file.ok()) return file.status();
+  if (file->has_value() && (*file)->meta.index > 0 && (*file)->meta.index >= marker) {
     init.snapshot.meta = (*file)->meta;
     init.snapshot.data = std::make_shared<const std::string>((*file)->data);
+  } else if (marker > 0) {
+    return Status(Code::kInternal, "the WAL in " + dir + " names a snapshot at index " +
+                                       std::to_string(marker) + " but " + s->snap_dir_ +
+                                       " does not hold it");
   } else if (rec.snapshot) {
     init.snapshot.meta = *rec.snapshot;  // the bootstrap membership at index 0
   }
   if (!init.snapshot.data) init.snapshot.data = std::make_shared<const std::string>();
-  init.entries = std::move(rec.entries);
+  // Entries the snapshot covers go. If the log disagrees with the snapshot at its index (a
+  // follower's uncommitted entries, superseded by the leader's snapshot), the whole log goes,
+  // as a Raft install does; so does a log that does not continue right after the snapshot.
+  const raft::SnapshotMeta& snap = init.snapshot.meta;
+  std::vector<raft::Entry> entries;
+  entries.reserve(rec.entries.size());
+  bool conflict = false;
+  for (raft::Entry& e : rec.entries) {
+    if (e.index == snap.index && e.term != snap.term) conflict = true;
+    if (e.index > snap.index) entries.push_back(std::move(e));
+  }
+  if (conflict || (!entries.empty() && entries.front().index != snap.index + 1)) entries.clear();
+  init.entries = std::move(entries);
+  if (init.hard.commit < snap.index) init.hard.commit = snap.index;
   init.applied = init.snapshot.meta.index;
   s->recovered_anything_ = !fresh;
 

@@ -3,6 +3,8 @@
 // re-applies it and carries on.
 #include "server/wal_storage.h"
 
+#include "wal/snapshot_file.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -136,6 +138,39 @@ TEST_F(WalStorageTest, RestartStartsFromTheHostsSnapshot) {
   EXPECT_EQ(b->node->raft().first_index(), index + 1);
   ASSERT_TRUE(run_until(*b, [&] { return b->applied.size() == 1; }));
   EXPECT_EQ(b->applied.front(), "after");  // only what followed the snapshot is re-applied
+  stop(b);
+}
+
+// A crash after a snapshot file reached the disk but before the WAL's marker for it did: the
+// file is trusted, the log entries it covers are dropped, and the rest follow it.
+TEST_F(WalStorageTest, SnapshotFileNewerThanTheWalsMarkerIsUsed) {
+  auto a = start(true);
+  ASSERT_TRUE(a);
+  a->node->campaign();
+  ASSERT_TRUE(run_until(*a, [&] { return a->node->raft().role() == raft::Role::kLeader; }));
+  int done = 0;
+  for (int i = 0; i < 10; ++i) {
+    a->node->propose("s" + std::to_string(i), [&](Status s, std::string) { done += s.ok(); });
+  }
+  ASSERT_TRUE(run_until(*a, [&] { return done == 10 && a->node->raft().applied_index() >= 11; }));
+  const uint64_t index = a->node->raft().applied_index() - 3;  // three entries follow it
+  const uint64_t last = a->node->raft().log().last_index();
+  raft::SnapshotMeta meta;
+  meta.index = index;
+  meta.term = *a->node->raft().log().term(index);
+  meta.conf = a->node->raft().conf();
+  stop(a);
+  // Only the file, as if the crash came before the marker was written.
+  ASSERT_TRUE(wal::save_snapshot(dir_ + "/snap", meta, "file only").ok());
+
+  auto b = start(false);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->installed, "file only");
+  EXPECT_EQ(b->node->raft().first_index(), index + 1);
+  EXPECT_EQ(b->node->raft().log().last_index(), last);
+  ASSERT_TRUE(run_until(*b, [&] { return b->applied.size() == last - index - 1 + 1; }))
+      << b->applied.size();
+  EXPECT_EQ(b->applied.front(), "s7");  // the entries after the file's index, not before
   stop(b);
 }
 
