@@ -72,6 +72,37 @@ Prepared error(resp::Writer& out, std::string_view code, std::string_view messag
   return immediate();
 }
 
+Prepared write_of(core::CommandBody body,
+                  std::function<void(core::CommandResult&, resp::Writer&)> on_result) {
+  Prepared p;
+  p.kind = Prepared::Kind::kWrite;
+  p.body = std::move(body);
+  p.on_result = std::move(on_result);
+  return p;
+}
+
+Prepared keys_read(std::vector<std::string> keys,
+                   std::function<void(const KeyValues&, resp::Writer&)> on_values) {
+  Prepared p;
+  p.kind = Prepared::Kind::kKeysRead;
+  p.keys = std::move(keys);
+  p.on_values = std::move(on_values);
+  return p;
+}
+
+Prepared read_of(std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read) {
+  Prepared p;
+  p.kind = Prepared::Kind::kRead;
+  p.on_read = std::move(on_read);
+  return p;
+}
+
+Prepared session_command() {
+  Prepared p;
+  p.kind = Prepared::Kind::kSession;
+  return p;
+}
+
 Prepared syntax_error(resp::Writer& out) { return error(out, "ERR", "syntax error"); }
 
 Prepared arity_error(resp::Writer& out, std::string_view name) {

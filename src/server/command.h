@@ -88,6 +88,13 @@ void register_dkv_commands(std::vector<CommandSpec>& table);
 // The RESP error for a status: "-NOTFOUND ...", "-CONFLICT ...", "-ERR ..." (see docs/protocol.md).
 void write_status(resp::Writer& out, const Status& status);
 Prepared immediate();
+// The other kinds of Prepared, filled in.
+Prepared write_of(core::CommandBody body,
+                  std::function<void(core::CommandResult&, resp::Writer&)> on_result);
+Prepared keys_read(std::vector<std::string> keys,
+                   std::function<void(const KeyValues&, resp::Writer&)> on_values);
+Prepared read_of(std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read);
+Prepared session_command();
 Prepared error(resp::Writer& out, std::string_view code, std::string_view message);
 Prepared syntax_error(resp::Writer& out);
 Prepared arity_error(resp::Writer& out, std::string_view name);

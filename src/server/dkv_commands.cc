@@ -15,22 +15,6 @@ namespace {
 
 using Kind = Prepared::Kind;
 
-Prepared write_of(core::CommandBody body,
-                  std::function<void(core::CommandResult&, resp::Writer&)> on_result) {
-  Prepared p;
-  p.kind = Kind::kWrite;
-  p.body = std::move(body);
-  p.on_result = std::move(on_result);
-  return p;
-}
-
-Prepared read_of(std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read) {
-  Prepared p;
-  p.kind = Kind::kRead;
-  p.on_read = std::move(on_read);
-  return p;
-}
-
 // --- reply shapes (protocol.md 3.0) ---
 
 void write_labels(resp::Writer& out, const Labels& labels) {

@@ -16,37 +16,6 @@ namespace {
 
 using Kind = Prepared::Kind;
 
-Prepared write_of(core::CommandBody body,
-                  std::function<void(core::CommandResult&, resp::Writer&)> on_result) {
-  Prepared p;
-  p.kind = Kind::kWrite;
-  p.body = std::move(body);
-  p.on_result = std::move(on_result);
-  return p;
-}
-
-Prepared keys_read(std::vector<std::string> keys,
-                   std::function<void(const KeyValues&, resp::Writer&)> on_values) {
-  Prepared p;
-  p.kind = Kind::kKeysRead;
-  p.keys = std::move(keys);
-  p.on_values = std::move(on_values);
-  return p;
-}
-
-Prepared read_of(std::function<void(const core::StateMachine&, int64_t, resp::Writer&)> on_read) {
-  Prepared p;
-  p.kind = Kind::kRead;
-  p.on_read = std::move(on_read);
-  return p;
-}
-
-Prepared session_command() {
-  Prepared p;
-  p.kind = Kind::kSession;
-  return p;
-}
-
 // Errors of the INCR family, in Redis's words.
 void counter_error(resp::Writer& out, const Status& s) {
   if (s.code() == Code::kWrongType) return out.error("ERR", "value is not an integer or out of range");
