@@ -463,17 +463,17 @@ Prepared cmd_append(Context& c) {
 
 // --- server ---
 
+// INFO describes this node as it is now: any node answers it at once (protocol.md 1.4), with no
+// read barrier, so a follower or a node without a leader can still say what it is.
 Prepared cmd_info(Context& c) {
   std::vector<std::string> sections(c.args.begin() + 1, c.args.end());
-  Server* server = &c.server;
-  return read_of([server, sections](const core::StateMachine&, int64_t, resp::Writer& out) {
-    std::string text = server->info(sections);
-    if (out.protocol() == 3) {
-      out.verbatim("txt", text);
-    } else {
-      out.bulk(text);
-    }
-  });
+  std::string text = c.server.info(sections);
+  if (c.out.protocol() == 3) {
+    c.out.verbatim("txt", text);
+  } else {
+    c.out.bulk(text);
+  }
+  return immediate();
 }
 
 Prepared cmd_command(Context& c) {

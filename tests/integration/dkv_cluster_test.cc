@@ -105,6 +105,13 @@ TEST_F(ClusterTest, FollowersRefuseDkvCommandsButServeWatches) {
     EXPECT_EQ(error_of(r).rfind("NOTLEADER " + std::to_string(leader), 0), 0u) << error_of(r);
   }
 
+  // INFO is served by any node: the follower says what it is.
+  Value info = follower->command({"INFO", "cluster"});
+  ASSERT_EQ(info.type, Type::kVerbatim) << info.debug_string();
+  EXPECT_NE(info.str.find("role:follower"), std::string::npos) << info.str;
+  EXPECT_NE(info.str.find("leader_id:" + std::to_string(leader)), std::string::npos) << info.str;
+  EXPECT_NE(info.str.find("members:1,2,3"), std::string::npos) << info.str;
+
   auto c = resp3(leader_port);
   const int64_t rev = int_field(c->command({"KV.PUT", "cl:k", "v1"}), "revision");
   Value event = watcher->next_push();
