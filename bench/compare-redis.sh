@@ -186,11 +186,18 @@ EOF
     rss0=$(rss_kb "${pid[$s]}")
     used0=$(used_memory "${port[$s]}")
     t0=$(date +%s.%N)
-    redis-cli -p "${port[$s]}" --pipe --pipe-timeout 120 <"$gen" >"$tmp/pipe-$s.log" 2>&1 ||
-      { echo "compare-redis: loading ${label[$s]} failed:" >&2; cat "$tmp/pipe-$s.log" >&2; exit 1; }
+    if ! redis-cli -p "${port[$s]}" --pipe --pipe-timeout 120 <"$gen" >"$tmp/pipe-$s.log" 2>&1; then
+      echo "compare-redis: loading ${label[$s]} failed:" >&2
+      cat "$tmp/pipe-$s.log" >&2
+      echo "| ${label[$s]} | load failed: $(tail -1 "$tmp/pipe-$s.log") | | | | |"
+      continue
+    fi
     t1=$(date +%s.%N)
     dbsize=$(redis-cli -p "${port[$s]}" dbsize)
-    [ "$dbsize" = "$KEYS" ] || { echo "compare-redis: ${label[$s]} holds $dbsize keys, not $KEYS" >&2; exit 1; }
+    if [ "$dbsize" != "$KEYS" ]; then
+      echo "| ${label[$s]} | holds $dbsize keys, not $KEYS | | | | |"
+      continue
+    fi
     rss1=$(rss_kb "${pid[$s]}")
     used1=$(used_memory "${port[$s]}")
     per_key_rss[$s]=$(python3 -c "print(f'{($rss1-$rss0)*1024/$KEYS:.1f}')")
@@ -220,7 +227,7 @@ if [ "$throughput" = 1 ]; then
     echo "| durable SET >= 1.5x Redis appendfsync always$suffix | $r | $(meets "$r" 1.5) |"
   done
 fi
-if [ "$memory" = 1 ]; then
+if [ "$memory" = 1 ] && [ -n "${per_key_rss[dkv]:-}" ] && [ -n "${per_key_rss[nopersist]:-}" ]; then
   r=$(python3 -c "print(f'{${per_key_rss[dkv]}/${per_key_rss[nopersist]}:.2f}')")
   echo "| memory per key <= Redis (RSS, $KEYS x $VALUE_SIZE B) | ${per_key_rss[dkv]} B vs ${per_key_rss[nopersist]} B ($r x) |" \
     "$(python3 -c "print('met' if ${per_key_rss[dkv]} <= ${per_key_rss[nopersist]} else 'MISSED')") |"
