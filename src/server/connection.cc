@@ -108,8 +108,16 @@ void Connection::read_more() {
   if (!read_paused_) return arm_read_wait();  // a wait armed: its handler receives
   if (back_pressured()) return;
   read_paused_ = false;
+  // Requests already buffered when reading paused come first; then what arrived meanwhile,
+  // which raised no new edge.
+  process();
+  if (closed_ || finishing_) return;
+  if (back_pressured()) {
+    read_paused_ = true;
+    return;
+  }
   arm_read_wait();
-  receive();  // what arrived while paused raised no new edge
+  receive();
 }
 
 bool Connection::back_pressured() const {

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   uint64_t node_id = 1;
   std::string bootstrap;
   std::string join;
-  uint64_t snapshot_entries = 10000;
+  uint64_t snapshot_entries = 100000;
   int64_t history_revisions = 10000;
   app.add_option("--data-dir", data_dir, "Data directory (created if missing)")->capture_default_str();
   app.add_option("--listen", listen, "Client (RESP) address HOST:PORT")->capture_default_str();

@@ -60,7 +60,7 @@ class Replica {
     std::vector<Peer> bootstrap;
     std::chrono::milliseconds tick{100};
     int election_ticks = 10;
-    uint64_t snapshot_entries = 10000;
+    uint64_t snapshot_entries = 100000;
     std::chrono::milliseconds expiry_interval{10};
     int64_t history_revisions = 10000;  // MVCC history kept for reads at older revisions
     core::WatchHub::Options watch;

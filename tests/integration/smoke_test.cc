@@ -97,5 +97,26 @@ TEST(SmokeTest, ClearErrorsForABusyPortAndAForeignDataDir) {
       << unwritable.output();
 }
 
+// A pipeline far deeper than the replies a connection holds pending: reading pauses and resumes,
+// and every request still gets its reply, in order, even after the client has stopped sending.
+TEST(SmokeTest, DeepPipelinesAreAnsweredCompletely) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  RespConnection c(server.port());
+  // Inline commands, 9 bytes each: more than kMaxPendingReplies (4096) fit in one 64 KiB read,
+  // so reading pauses with complete requests already buffered and nothing more to come.
+  constexpr int kRequests = 7000;
+  std::string batch;
+  for (int i = 0; i < kRequests; ++i) batch += "SET k v\r\n";
+  batch += "*2\r\n$4\r\nECHO\r\n$4\r\nlast\r\n";
+  c.send_raw(batch);
+  for (int i = 0; i < kRequests; ++i) {
+    resp::Value v = c.read_value();
+    ASSERT_EQ(v.str, "OK") << "reply " << i << ": " << v.debug_string();
+  }
+  EXPECT_EQ(c.read_value().str, "last");
+  EXPECT_EQ(c.command({"GET", "k"}).str, "v");
+}
+
 }  // namespace
 }  // namespace dkv::testing
