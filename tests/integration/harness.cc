@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,6 +61,9 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
   }
   pid_t pid = fork();
   if (pid == 0) {
+    // If the test process dies without its destructors (a crash, SIGKILL, SIGPIPE), its servers
+    // die with it rather than linger.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fds[1], 1);
     dup2(fds[1], 2);
     std::vector<char*> args;
