@@ -11,7 +11,14 @@ namespace dkv::raft {
 RaftLog::RaftLog(Snapshot snapshot, std::vector<Entry> entries) : snapshot_(std::move(snapshot)) {
   if (!snapshot_.data) snapshot_.data = std::make_shared<const std::string>();
   for (auto& e : entries) {
-    assert(e.index == last_index() + 1);
+    // The host's storage hands over a log that continues its snapshot. Checked in every build:
+    // a gap would misplace every later entry, and a node must stop rather than serve that.
+    if (e.index != last_index() + 1) {
+      std::fprintf(stderr, "raft: the initial log has entry %llu where %llu should follow\n",
+                   static_cast<unsigned long long>(e.index),
+                   static_cast<unsigned long long>(last_index() + 1));
+      std::abort();
+    }
     entries_.push_back(std::move(e));
   }
   stabled_ = last_index();
