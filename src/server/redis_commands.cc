@@ -526,60 +526,59 @@ Prepared cmd_command(Context& c) {
 
 void register_redis_commands(std::vector<CommandSpec>& t) {
   using F = std::vector<std::string>;
-  const F fast_read = {"readonly", "fast"};
-  const F write = {"write", "denyoom"};
-  const F write_fast = {"write", "denyoom", "fast"};
-  const F conn = {"fast", "loading", "stale"};
-  auto add = [&](std::string name, int arity, F flags, int fk, int lk, int step, Prepared (*h)(Context&)) {
-    t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h});
+  // Name, arity, flags, key positions and ACL categories as Redis 7.0.15 reports them.
+  auto add = [&](std::string name, int arity, F flags, int fk, int lk, int step, F categories,
+                 Prepared (*h)(Context&)) {
+    t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h,
+                            std::move(categories)});
   };
-  add("ping", -1, conn, 0, 0, 0, cmd_ping);
-  add("echo", 2, conn, 0, 0, 0, cmd_echo);
-  add("select", 2, conn, 0, 0, 0, cmd_select);
-  add("config", -2, {"admin", "noscript", "loading", "stale"}, 0, 0, 0, cmd_config);
-  add("info", -1, {"loading", "stale"}, 0, 0, 0, cmd_info);
-  add("command", -1, {"loading", "stale"}, 0, 0, 0, cmd_command);
-  add("dbsize", 1, fast_read, 0, 0, 0, cmd_dbsize);
-  add("flushall", -1, write, 0, 0, 0, cmd_flushall);
-  add("flushdb", -1, write, 0, 0, 0, cmd_flushall);
-  add("auth", -2, {"noscript", "loading", "stale", "fast", "no_auth"}, 0, 0, 0, cmd_auth);
-  add("get", 2, fast_read, 1, 1, 1, cmd_get);
-  add("mget", -2, fast_read, 1, -1, 1, cmd_mget);
-  add("exists", -2, fast_read, 1, -1, 1, cmd_exists);
-  add("ttl", 2, fast_read, 1, 1, 1, cmd_ttl);
-  add("pttl", 2, fast_read, 1, 1, 1, cmd_pttl);
-  add("strlen", 2, fast_read, 1, 1, 1, cmd_strlen);
-  add("type", 2, fast_read, 1, 1, 1, cmd_type);
-  add("keys", 2, {"readonly"}, 0, 0, 0, cmd_keys);
-  add("scan", -2, {"readonly"}, 0, 0, 0, cmd_scan);
-  add("set", -3, write, 1, 1, 1, cmd_set);
-  add("setnx", 3, write_fast, 1, 1, 1, cmd_setnx);
-  add("setex", 4, write, 1, 1, 1, cmd_setex);
-  add("psetex", 4, write, 1, 1, 1, cmd_psetex);
-  add("getdel", 2, write_fast, 1, 1, 1, cmd_getdel);
-  add("mset", -3, write, 1, -1, 2, cmd_mset);
-  add("del", -2, {"write"}, 1, -1, 1, cmd_del);
-  add("unlink", -2, {"write", "fast"}, 1, -1, 1, cmd_del);
-  add("expire", -3, {"write", "fast"}, 1, 1, 1, cmd_expire);
-  add("pexpire", -3, {"write", "fast"}, 1, 1, 1, cmd_pexpire);
-  add("expireat", -3, {"write", "fast"}, 1, 1, 1, cmd_expireat);
-  add("pexpireat", -3, {"write", "fast"}, 1, 1, 1, cmd_pexpireat);
-  add("persist", 2, {"write", "fast"}, 1, 1, 1, cmd_persist);
-  add("incr", 2, write_fast, 1, 1, 1, cmd_incr);
-  add("decr", 2, write_fast, 1, 1, 1, cmd_decr);
-  add("incrby", 3, write_fast, 1, 1, 1, cmd_incrby);
-  add("decrby", 3, write_fast, 1, 1, 1, cmd_decrby);
-  add("append", 3, write_fast, 1, 1, 1, cmd_append);
+  add("ping", -1, {"fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_ping);
+  add("echo", 2, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_echo);
+  add("select", 2, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_select);
+  add("config", -2, {}, 0, 0, 0, {"@slow"}, cmd_config);
+  add("info", -1, {"loading", "stale"}, 0, 0, 0, {"@slow", "@dangerous"}, cmd_info);
+  add("command", -1, {"loading", "stale"}, 0, 0, 0, {"@slow", "@connection"}, cmd_command);
+  add("dbsize", 1, {"readonly", "fast"}, 0, 0, 0, {"@keyspace", "@read", "@fast"}, cmd_dbsize);
+  add("flushall", -1, {"write"}, 0, 0, 0, {"@keyspace", "@write", "@slow", "@dangerous"}, cmd_flushall);
+  add("flushdb", -1, {"write"}, 0, 0, 0, {"@keyspace", "@write", "@slow", "@dangerous"}, cmd_flushall);
+  add("auth", -2, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, 0, 0, 0, {"@fast", "@connection"}, cmd_auth);
+  add("get", 2, {"readonly", "fast"}, 1, 1, 1, {"@read", "@string", "@fast"}, cmd_get);
+  add("mget", -2, {"readonly", "fast"}, 1, -1, 1, {"@read", "@string", "@fast"}, cmd_mget);
+  add("exists", -2, {"readonly", "fast"}, 1, -1, 1, {"@keyspace", "@read", "@fast"}, cmd_exists);
+  add("ttl", 2, {"readonly", "fast"}, 1, 1, 1, {"@keyspace", "@read", "@fast"}, cmd_ttl);
+  add("pttl", 2, {"readonly", "fast"}, 1, 1, 1, {"@keyspace", "@read", "@fast"}, cmd_pttl);
+  add("strlen", 2, {"readonly", "fast"}, 1, 1, 1, {"@read", "@string", "@fast"}, cmd_strlen);
+  add("type", 2, {"readonly", "fast"}, 1, 1, 1, {"@keyspace", "@read", "@fast"}, cmd_type);
+  add("keys", 2, {"readonly"}, 0, 0, 0, {"@keyspace", "@read", "@slow", "@dangerous"}, cmd_keys);
+  add("scan", -2, {"readonly"}, 0, 0, 0, {"@keyspace", "@read", "@slow"}, cmd_scan);
+  add("set", -3, {"write", "denyoom"}, 1, 1, 1, {"@write", "@string", "@slow"}, cmd_set);
+  add("setnx", 3, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_setnx);
+  add("setex", 4, {"write", "denyoom"}, 1, 1, 1, {"@write", "@string", "@slow"}, cmd_setex);
+  add("psetex", 4, {"write", "denyoom"}, 1, 1, 1, {"@write", "@string", "@slow"}, cmd_psetex);
+  add("getdel", 2, {"write", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_getdel);
+  add("mset", -3, {"write", "denyoom"}, 1, -1, 2, {"@write", "@string", "@slow"}, cmd_mset);
+  add("del", -2, {"write"}, 1, -1, 1, {"@keyspace", "@write", "@slow"}, cmd_del);
+  add("unlink", -2, {"write", "fast"}, 1, -1, 1, {"@keyspace", "@write", "@fast"}, cmd_del);
+  add("expire", -3, {"write", "fast"}, 1, 1, 1, {"@keyspace", "@write", "@fast"}, cmd_expire);
+  add("pexpire", -3, {"write", "fast"}, 1, 1, 1, {"@keyspace", "@write", "@fast"}, cmd_pexpire);
+  add("expireat", -3, {"write", "fast"}, 1, 1, 1, {"@keyspace", "@write", "@fast"}, cmd_expireat);
+  add("pexpireat", -3, {"write", "fast"}, 1, 1, 1, {"@keyspace", "@write", "@fast"}, cmd_pexpireat);
+  add("persist", 2, {"write", "fast"}, 1, 1, 1, {"@keyspace", "@write", "@fast"}, cmd_persist);
+  add("incr", 2, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_incr);
+  add("decr", 2, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_decr);
+  add("incrby", 3, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_incrby);
+  add("decrby", 3, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_decrby);
+  add("append", 3, {"write", "denyoom", "fast"}, 1, 1, 1, {"@write", "@string", "@fast"}, cmd_append);
   // Handled by the connection itself (connection.cc).
   auto session = [](Context&) { return session_command(); };
-  add("hello", -1, conn, 0, 0, 0, session);
-  add("quit", -1, conn, 0, 0, 0, session);
-  add("client", -2, {"admin", "noscript", "loading", "stale"}, 0, 0, 0, session);
-  add("multi", 1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, session);
-  add("exec", 1, {"noscript", "loading", "stale", "skip_slowlog"}, 0, 0, 0, session);
-  add("discard", 1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, session);
-  add("watch", -2, {"noscript", "loading", "stale", "fast"}, 1, -1, 1, session);
-  add("unwatch", 1, {"noscript", "loading", "stale", "fast"}, 0, 0, 0, session);
+  add("hello", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, 0, 0, 0, {"@fast", "@connection"}, session);
+  add("quit", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, 0, 0, 0, {"@fast", "@connection"}, session);
+  add("client", -2, {}, 0, 0, 0, {"@slow"}, session);
+  add("multi", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}, 0, 0, 0, {"@fast", "@transaction"}, session);
+  add("exec", 1, {"noscript", "loading", "stale", "skip_slowlog"}, 0, 0, 0, {"@slow", "@transaction"}, session);
+  add("discard", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}, 0, 0, 0, {"@fast", "@transaction"}, session);
+  add("watch", -2, {"noscript", "loading", "stale", "fast", "allow_busy"}, 1, -1, 1, {"@fast", "@transaction"}, session);
+  add("unwatch", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}, 0, 0, 0, {"@fast", "@transaction"}, session);
 }
 
 }  // namespace dkv::server

@@ -359,6 +359,41 @@ TEST_F(RedisCompatTest, RedisCliAndPythonClientWork) {
   EXPECT_EQ(out, "ok\n");
 }
 
+// COMMAND INFO: name, arity, flags, key positions and ACL categories as Redis 7.0 has them for
+// every Redis command DKV serves (protocol.md 2.1); flags and categories compared as sets.
+TEST_F(RedisCompatTest, CommandInfoMatchesRedis) {
+  RespConnection r(redis_->port());
+  RespConnection d(dkv_->port());
+  resp::Value list = d.command({"COMMAND", "LIST"});
+  ASSERT_GT(list.elements.size(), 40u);
+  int compared = 0;
+  for (const resp::Value& name : list.elements) {
+    if (name.str.find('.') != std::string::npos || name.str == "query" || name.str == "compact" ||
+        name.str == "snapshot") {
+      continue;  // DKV's own commands
+    }
+    auto summary = [](const resp::Value& info) {
+      if (info.elements.size() != 1 || info.elements[0].elements.size() < 7) return render(info);
+      const auto& e = info.elements[0].elements;
+      auto as_set = [](const resp::Value& v) {
+        std::vector<std::string> words;
+        for (const resp::Value& w : v.elements) words.push_back(w.str);
+        std::sort(words.begin(), words.end());
+        std::string out;
+        for (const std::string& w : words) out += w + " ";
+        return out;
+      };
+      return e[0].str + " " + std::to_string(e[1].integer) + " [" + as_set(e[2]) + "] " +
+             std::to_string(e[3].integer) + " " + std::to_string(e[4].integer) + " " +
+             std::to_string(e[5].integer) + " [" + as_set(e[6]) + "]";
+    };
+    EXPECT_EQ(summary(d.command({"COMMAND", "INFO", name.str})),
+              summary(r.command({"COMMAND", "INFO", name.str})));
+    ++compared;
+  }
+  EXPECT_GE(compared, 40);
+}
+
 // Where DKV differs from Redis on purpose (docs/protocol.md 2.1, 2.2, 2.5), checked on DKV alone.
 TEST_F(RedisCompatTest, DocumentedDifferences) {
   RespConnection d(dkv_->port());
