@@ -3,8 +3,8 @@
 //   dkv://host:port[,host:port...]  a server or cluster over RESP3 (dkv::Remote): checks that an
 //                                   endpoint answers, UNAVAILABLE otherwise
 //   embedded://                     an in-memory store in this process (dkv::Embedded)
-//   embedded:///path                a durable embedded store: not supported yet (INVALID_ARGUMENT
-//                                   saying so)
+//   embedded:///path                a durable embedded store in directory /path
+//                                   (dkv::Embedded::open: write-ahead log + snapshots)
 #pragma once
 
 #include <memory>

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "dkv/client.h"
 
@@ -29,8 +30,16 @@ class Embedded final : public Client {
     size_t watch_max_pending = 10000;
   };
 
+  // An in-memory store: gone when the object is.
   Embedded();
   explicit Embedded(Options options);
+  // A durable store in directory `dir` (created if missing; one process at a time): every write
+  // is on disk (write-ahead log, fdatasync) before the call returns, and opening the directory
+  // again restores everything written. A snapshot is saved every `snapshot_every` writes and the
+  // log is truncated behind it. Errors name the file and what is wrong.
+  static Result<std::unique_ptr<Embedded>> open(const std::string& dir);
+  static Result<std::unique_ptr<Embedded>> open(const std::string& dir, Options options,
+                                                uint64_t snapshot_every = 100000);
   ~Embedded() override;  // ends every watch with CANCELLED
   Embedded(const Embedded&) = delete;
   Embedded& operator=(const Embedded&) = delete;
@@ -86,6 +95,7 @@ class Embedded final : public Client {
 
  private:
   class Engine;
+  explicit Embedded(std::unique_ptr<Engine> engine);
   std::unique_ptr<Engine> engine_;
 };
 

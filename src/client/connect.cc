@@ -19,8 +19,14 @@ Result<std::unique_ptr<Client>> connect(std::string_view url) {
   }
   if (url.starts_with(kEmbedded)) {
     if (url.size() == kEmbedded.size()) return std::unique_ptr<Client>(std::make_unique<Embedded>());
-    return Status(Code::kInvalidArgument,
-                  "embedded:///path (durable embedded store) is not supported yet");
+    std::string_view path = url.substr(kEmbedded.size());  // "/path" of embedded:///path
+    if (!path.starts_with('/')) {
+      return Status(Code::kInvalidArgument, "embedded URL '" + std::string(url) +
+                                                "' needs an absolute path: embedded:///path");
+    }
+    auto store = Embedded::open(std::string(path));
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Client>(std::move(store).value());
   }
   return Status(Code::kInvalidArgument, "unknown URL '" + std::string(url) +
                                             "': use dkv://host:port[,host:port...] or embedded://");

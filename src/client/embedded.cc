@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "client/embedded_log.h"
 #include "core/state_machine.h"
 #include "core/watch_hub.h"
 
@@ -21,8 +22,10 @@ using core::CommandResult;
 // LAGGING instead) and a handler may call back into the store.
 class Embedded::Engine {
  public:
-  explicit Engine(Options options)
+  // With a log, the state is first restored from it; open_status() says whether that worked.
+  explicit Engine(Options options, std::unique_ptr<EmbeddedLog> log = nullptr)
       : options_(std::move(options)),
+        log_(std::move(log)),
         hub_(core::WatchHub::Options{options_.watch_history_events, 64 << 20,
                                      options_.watch_max_pending},
              0) {
@@ -32,6 +35,10 @@ class Embedded::Engine {
                    std::chrono::system_clock::now().time_since_epoch())
             .count();
       };
+    }
+    if (log_) {
+      open_status_ = log_->replay(&machine_);
+      hub_.reset(machine_.revision());  // no watch history from before the restart
     }
     engine_thread_ = std::thread([this] { engine_loop(); });
     delivery_thread_ = std::thread([this] { delivery_loop(); });
@@ -74,11 +81,20 @@ class Embedded::Engine {
   // Engine thread only.
   int64_t now() const { return options_.clock(); }
 
+  const Status& open_status() const { return open_status_; }
+
   CommandResult apply(CommandBody body) {
     core::Command command{now(), std::move(body)};
+    if (log_) {
+      // On disk before it is applied, so before the caller hears of it.
+      if (Status s = log_->append(command); !s.ok()) {
+        return CommandResult(Status(Code::kUnavailable, "write-ahead log: " + s.message()));
+      }
+    }
     std::vector<Event> events;
     CommandResult result = machine_.apply(command, &events);
     publish(std::move(events));
+    if (log_) log_->applied(machine_);  // a failed snapshot leaves the log to replay instead
     return result;
   }
 
@@ -132,6 +148,7 @@ class Embedded::Engine {
 
   void restore(std::string_view bytes, Status* status) {
     *status = machine_.restore_snapshot(bytes);
+    if (status->ok() && log_) *status = log_->snapshot(machine_);  // the log alone cannot redo it
     std::lock_guard lock(watch_mu_);
     hub_.reset(machine_.revision());
   }
@@ -206,6 +223,8 @@ class Embedded::Engine {
   }
 
   Options options_;
+  std::unique_ptr<EmbeddedLog> log_;  // null: in memory
+  Status open_status_;
   core::StateMachine machine_;  // engine thread only
 
   std::mutex mu_;
@@ -228,6 +247,20 @@ class Embedded::Engine {
 
 Embedded::Embedded() : Embedded(Options()) {}
 Embedded::Embedded(Options options) : engine_(std::make_unique<Engine>(std::move(options))) {}
+Embedded::Embedded(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
+
+Result<std::unique_ptr<Embedded>> Embedded::open(const std::string& dir) {
+  return open(dir, Options());
+}
+
+Result<std::unique_ptr<Embedded>> Embedded::open(const std::string& dir, Options options,
+                                                 uint64_t snapshot_every) {
+  auto log = EmbeddedLog::open(dir, snapshot_every);
+  if (!log.ok()) return log.status();
+  auto engine = std::make_unique<Engine>(std::move(options), std::move(log).value());
+  if (!engine->open_status().ok()) return engine->open_status();
+  return std::unique_ptr<Embedded>(new Embedded(std::move(engine)));
+}
 Embedded::~Embedded() = default;
 
 Result<PutResult> Embedded::put(std::string_view key, std::string_view value,

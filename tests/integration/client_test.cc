@@ -118,10 +118,16 @@ TEST(ConnectTest, UrlsSelectTheStore) {
   ASSERT_TRUE((*embedded)->put("a", "1").ok());
   EXPECT_EQ((*embedded)->get("a")->value, "1");
 
-  Result<std::unique_ptr<Client>> durable = connect("embedded:///tmp/dkv-store");
-  ASSERT_FALSE(durable.ok());
-  EXPECT_EQ(durable.status(), Status(Code::kInvalidArgument,
-                                     "embedded:///path (durable embedded store) is not supported yet"));
+  testing::TempDir dir;
+  {
+    Result<std::unique_ptr<Client>> durable = connect("embedded://" + dir.path() + "/store");
+    ASSERT_TRUE(durable.ok()) << durable.status().to_string();
+    ASSERT_TRUE((*durable)->put("d", "kept").ok());
+  }
+  Result<std::unique_ptr<Client>> reopened = connect("embedded://" + dir.path() + "/store");
+  ASSERT_TRUE(reopened.ok()) << reopened.status().to_string();
+  EXPECT_EQ((*reopened)->get("d")->value, "kept");
+  EXPECT_EQ(connect("embedded://relative/path").code(), Code::kInvalidArgument);
 
   EXPECT_EQ(connect("http://x").code(), Code::kInvalidArgument);
   EXPECT_EQ(connect("dkv://nohost").code(), Code::kInvalidArgument);
