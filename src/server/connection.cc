@@ -254,7 +254,7 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
                                                      core::CommandResult result) {
         resp::Writer out(&slot->reply, protocol);
         on_result(result, out);
-        if (auto self = weak.lock()) self->complete(slot);
+        if (auto self = weak.lock()) self->complete_applied(slot);
       });
       return;
     case Kind::kKeysRead: {
@@ -322,6 +322,18 @@ void Connection::start_read(const SlotPtr& slot, std::function<void(std::string&
 void Connection::complete(const SlotPtr& slot) {
   slot->ready = true;
   flush();
+}
+
+// Writes complete while the replica applies a batch of entries, many per connection when the
+// client pipelines: their replies are flushed once, after the batch, in one send.
+void Connection::complete_applied(const SlotPtr& slot) {
+  slot->ready = true;
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
 }
 
 // --- output -------------------------------------------------------------------------------------
@@ -612,7 +624,7 @@ void Connection::exec(const SlotPtr& slot) {
         out.raw(part.reply);
       }
     }
-    if (auto self = weak.lock()) self->complete(slot);
+    if (auto self = weak.lock()) self->complete_applied(slot);
   });
 }
 

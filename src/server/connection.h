@@ -71,6 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void run_prepared(Prepared p, const SlotPtr& slot, int protocol);
   void start_read(const SlotPtr& slot, std::function<void(std::string&)> evaluate);
   void complete(const SlotPtr& slot);
+  void complete_applied(const SlotPtr& slot);
   void flush();
   void start_write();
 
@@ -106,6 +107,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<int64_t, size_t> out_events_;
   std::map<int64_t, size_t> sending_events_;
   bool writing_ = false;
+  bool flush_posted_ = false;  // complete_applied() scheduled a flush
   bool read_armed_ = false;   // an async_wait for readability is pending
   bool read_paused_ = false;  // reading stopped (back-pressure): read_more() must receive
   bool processing_ = false;
