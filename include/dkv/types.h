@@ -263,6 +263,21 @@ struct TxnResult {
 // --- Queries over labels ---
 
 enum class QueryOp : unsigned char { kEq, kNe, kGt, kGe, kLt, kLe, kPrefix, kBetween, kIn };
+// The operator's word in QUERY (docs/protocol.md 3.7): "EQ", "BETWEEN" ...; "?" if out of range.
+inline const char* query_op_name(QueryOp op) {
+  switch (op) {
+    case QueryOp::kEq: return "EQ";
+    case QueryOp::kNe: return "NE";
+    case QueryOp::kGt: return "GT";
+    case QueryOp::kGe: return "GE";
+    case QueryOp::kLt: return "LT";
+    case QueryOp::kLe: return "LE";
+    case QueryOp::kPrefix: return "PREFIX";
+    case QueryOp::kBetween: return "BETWEEN";
+    case QueryOp::kIn: return "IN";
+  }
+  return "?";
+}
 
 // Comparisons are numeric when both the label value and the operand parse as numbers, else
 // byte-wise. kBetween takes two values (inclusive), kIn one or more, the others exactly one.

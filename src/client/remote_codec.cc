@@ -45,21 +45,6 @@ void add_int(Args* args, std::string_view word, int64_t n) {
   args->push_back(std::to_string(n));
 }
 
-const char* compare_word(QueryOp op) {
-  switch (op) {
-    case QueryOp::kEq: return "EQ";
-    case QueryOp::kNe: return "NE";
-    case QueryOp::kGt: return "GT";
-    case QueryOp::kGe: return "GE";
-    case QueryOp::kLt: return "LT";
-    case QueryOp::kLe: return "LE";
-    case QueryOp::kPrefix: return "PREFIX";
-    case QueryOp::kBetween: return "BETWEEN";
-    case QueryOp::kIn: return "IN";
-  }
-  return "EQ";
-}
-
 }  // namespace
 
 Status status_from_error(const Value& error) {
@@ -202,7 +187,7 @@ Result<Args> txn_command(const TxnRequest& txn) {
 Result<Args> query_command(const Query& q) {
   Args args = {"QUERY", q.entity};
   for (const QueryClause& c : q.where) {
-    args.insert(args.end(), {"WHERE", c.label, compare_word(c.op)});
+    args.insert(args.end(), {"WHERE", c.label, query_op_name(c.op)});
     if (c.op == QueryOp::kIn) args.push_back(std::to_string(c.values.size()));
     args.insert(args.end(), c.values.begin(), c.values.end());
   }

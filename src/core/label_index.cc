@@ -31,21 +31,6 @@ namespace {
 // This abseil may have its own string_view, which hash-map lookups need.
 absl::string_view as_absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-const char* op_name(QueryOp op) {
-  switch (op) {
-    case QueryOp::kEq: return "EQ";
-    case QueryOp::kNe: return "NE";
-    case QueryOp::kGt: return "GT";
-    case QueryOp::kGe: return "GE";
-    case QueryOp::kLt: return "LT";
-    case QueryOp::kLe: return "LE";
-    case QueryOp::kPrefix: return "PREFIX";
-    case QueryOp::kBetween: return "BETWEEN";
-    case QueryOp::kIn: return "IN";
-  }
-  return "?";
-}
-
 struct Operand {
   std::string_view text;
   bool is_number = false;
@@ -76,7 +61,7 @@ Status compile(const Query& query, std::vector<Clause>* out) {
     const QueryClause& qc = query.where[i];
     auto bad = [&](std::string_view why) {
       return Status(Code::kInvalidArgument, "query clause " + std::to_string(i + 1) + " (" +
-                                                op_name(qc.op) + " on label '" + qc.label +
+                                                query_op_name(qc.op) + " on label '" + qc.label +
                                                 "'): " + std::string(why));
     };
     if (qc.label.empty()) return bad("empty label name");

@@ -663,6 +663,30 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
   bool blocked_ = false;  // counted in INFO blocked_clients
 };
 
+// LOCK.ACQUIRE / ELECT.CAMPAIGN with WAIT: the write is proposed, and proposed again each time
+// the lock or election changes hands (a Waiter watches it), until `settled` says its result is
+// final or the wait runs out; then the reply is written from that result.
+Prepared write_until_settled(Replica& replica, core::CommandBody body, WatchSpace space,
+                             std::string name, int64_t lease, int64_t wait,
+                             std::function<bool(const core::CommandResult&)> settled,
+                             std::function<void(core::CommandResult&, resp::Writer&)> on_result) {
+  Prepared p;
+  p.kind = Kind::kAsync;
+  p.start = [replica = &replica, body = std::move(body), space, name = std::move(name), lease, wait,
+             settled = std::move(settled), on_result = std::move(on_result)](ReplyFn reply, GoneFn gone) {
+    auto attempt = [replica, body, settled, on_result](
+                       std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
+      replica->write(body, [next, settled, on_result](core::CommandResult r) {
+        const bool done = settled(r);
+        auto shared = std::make_shared<core::CommandResult>(std::move(r));
+        next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
+      });
+    };
+    std::make_shared<Waiter>(*replica, space, name, lease, wait, attempt, reply, gone)->start();
+  };
+  return p;
+}
+
 Prepared cmd_lock_acquire(Context& c) {
   if (c.args[1].empty()) return empty_lock(c.out);
   auto lease = parse_int(c.args[2]);
@@ -674,21 +698,9 @@ Prepared cmd_lock_acquire(Context& c) {
   };
   core::LockAcquireCmd cmd{c.args[1], *lease};
   if (wait == 0) return write_of(std::move(cmd), on_result);
-  Prepared p;
-  p.kind = Kind::kAsync;
-  Replica* replica = &c.replica;
-  p.start = [replica, cmd, wait, on_result](ReplyFn reply, GoneFn gone) {
-    auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
-      replica->write(cmd, [next, on_result](core::CommandResult r) {
-        const bool done = r.status.code() != Code::kLocked;
-        auto shared = std::make_shared<core::CommandResult>(std::move(r));
-        next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
-      });
-    };
-    std::make_shared<Waiter>(*replica, WatchSpace::kLocks, cmd.name, cmd.lease, wait, attempt, reply, gone)
-        ->start();
-  };
-  return p;
+  return write_until_settled(
+      c.replica, std::move(cmd), WatchSpace::kLocks, c.args[1], *lease, wait,
+      [](const core::CommandResult& r) { return r.status.code() != Code::kLocked; }, on_result);
 }
 
 Prepared cmd_lock_release(Context& c) {
@@ -729,23 +741,14 @@ Prepared cmd_elect_campaign(Context& c) {
   };
   core::CampaignCmd cmd{c.args[1], *lease, c.args[3]};
   if (wait == 0) return write_of(std::move(cmd), on_result);
-  Prepared p;
-  p.kind = Kind::kAsync;
-  Replica* replica = &c.replica;
-  p.start = [replica, cmd, wait, on_result](ReplyFn reply, GoneFn gone) {
-    // Campaigning again with a queued lease changes nothing and reports its place: that is the
-    // retry once the election changes hands.
-    auto attempt = [replica, cmd, on_result](std::function<void(bool, std::function<void(resp::Writer&)>)> next) {
-      replica->write(cmd, [next, on_result](core::CommandResult r) {
-        const bool done = !r.status.ok() || std::get<CampaignResult>(r.body).leader;
-        auto shared = std::make_shared<core::CommandResult>(std::move(r));
-        next(done, [shared, on_result](resp::Writer& out) { on_result(*shared, out); });
-      });
-    };
-    std::make_shared<Waiter>(*replica, WatchSpace::kElections, cmd.name, cmd.lease, wait, attempt, reply, gone)
-        ->start();
-  };
-  return p;
+  // Campaigning again with a queued lease changes nothing and reports its place: that is the
+  // retry once the election changes hands.
+  return write_until_settled(
+      c.replica, std::move(cmd), WatchSpace::kElections, c.args[1], *lease, wait,
+      [](const core::CommandResult& r) {
+        return !r.status.ok() || std::get<CampaignResult>(r.body).leader;
+      },
+      on_result);
 }
 
 Prepared cmd_elect_leader(Context& c) {
