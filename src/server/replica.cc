@@ -195,12 +195,17 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
     }
     hub_.publish(std::move(shared));
   }
-  // Deliveries and waiting reads are served once the whole batch is applied.
-  asio::post(io_, [this, alive = alive_] {
-    if (!*alive) return;
-    deliver();
-    serve_local_reads();
-  });
+  // Deliveries and waiting reads are served once the whole batch is applied: one post per
+  // batch, not per entry.
+  if (!serve_posted_) {
+    serve_posted_ = true;
+    asio::post(io_, [this, alive = alive_] {
+      if (!*alive) return;
+      serve_posted_ = false;
+      deliver();
+      serve_local_reads();
+    });
+  }
   return {};
 }
 

@@ -172,6 +172,7 @@ class Replica {
 
   size_t writes_in_flight_ = 0;
   bool stopping_ = false;
+  bool serve_posted_ = false;  // a deliver + serve_local_reads is queued on the loop
   std::function<void()> shutdown_done_;
   std::unique_ptr<asio::steady_timer> shutdown_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
