@@ -135,7 +135,7 @@ class BenchCluster {
     cv.wait(lock, [&] { return done; });
     lock.unlock();
     // As a server snapshots every N entries, drop the applied log so memory stays flat.
-    auto empty = std::make_shared<const std::string>();
+    dkv::raft::SnapshotDataPtr empty = dkv::raft::snapshot_data("");
     for (auto& [id, m] : members_) {
       Member* mp = m.get();
       run_on(id, [mp, empty] { (void)mp->node->raft().compact(mp->node->raft().applied_index(), empty); });

@@ -24,8 +24,8 @@ class Embedded final : public Client {
     int64_t expiry_interval_ms = 10;
     // MVCC history kept for reads at older revisions, in revisions; 0 keeps it all.
     int64_t history_revisions = 10000;
-    // Watch events kept for watches that resume from a revision.
-    size_t watch_history_events = 100000;
+    // Watch events kept for watches that resume from a revision (as far back as REV reads go).
+    size_t watch_history_events = 10000;
     // Undelivered events a watch may queue before it is ended with LAGGING.
     size_t watch_max_pending = 10000;
   };

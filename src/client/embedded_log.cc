@@ -74,7 +74,7 @@ Status EmbeddedLog::snapshot(const core::StateMachine& machine) {
   meta.index = wal_->last_index();
   meta.term = kTerm;
   // The file first, then the marker that trusts it, then the release of what it covers.
-  Status s = wal::save_snapshot(snap_dir_, meta, machine.save_snapshot());
+  Status s = wal::save_snapshot(snap_dir_, meta, *raft::snapshot_data(machine.save_snapshot()));
   if (s.ok()) s = wal_->save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
   if (s.ok()) s = wal_->sync();
   if (s.ok()) s = wal_->release_to(meta.index);

@@ -413,6 +413,9 @@ std::string encode_command(const Command& command) {
   w.u8(static_cast<uint8_t>(command.body.index()));
   w.svarint(command.timestamp_ms);
   std::visit([&](const auto& body) { write_body(w, body); }, command.body);
+  // Appending grew the buffer by doubling; the encoding lives on in the Raft log, so give back
+  // the slack (a 100-byte SET otherwise holds a 240-byte buffer).
+  out.shrink_to_fit();
   return out;
 }
 

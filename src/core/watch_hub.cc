@@ -12,7 +12,7 @@ WatchHub::WatchHub(Options options, int64_t current_revision)
       oldest_revision_(current_revision + 1) {}
 
 size_t WatchHub::event_bytes(const Event& e) {
-  size_t n = e.kv.key.size() + e.kv.value.size();
+  size_t n = sizeof(Event) + e.kv.key.size() + e.kv.value.size();
   if (e.prev) n += e.prev->key.size() + e.prev->value.size();
   return n;
 }

@@ -43,9 +43,11 @@ class WatchHub {
   struct Options {
     // History bounds: after a publish, whole revisions are evicted, oldest first, until the
     // history holds at most `history_events` events of at most `history_bytes` approximate size
-    // (sum over events of key, value, prev key and prev value sizes). A single revision larger
-    // than the bounds is evicted too: the bounds are hard.
-    size_t history_events = 100000;
+    // (sum over events of sizeof(Event) and the key, value, prev key and prev value sizes: an
+    // event of a 100-byte value holds about 700 bytes). A single revision larger than the bounds
+    // is evicted too: the bounds are hard. The default matches the MVCC history a server keeps
+    // (10000 revisions): FROM can go back as far as REV can.
+    size_t history_events = 10000;
     size_t history_bytes = 64 << 20;
     // Per watcher: a publish that would make more than this many events pending cuts it off.
     size_t max_pending = 10000;

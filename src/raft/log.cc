@@ -9,7 +9,7 @@
 namespace dkv::raft {
 
 RaftLog::RaftLog(Snapshot snapshot, std::vector<Entry> entries) : snapshot_(std::move(snapshot)) {
-  if (!snapshot_.data) snapshot_.data = std::make_shared<const std::string>();
+  if (!snapshot_.data) snapshot_.data = snapshot_data("");
   for (auto& e : entries) {
     // The host's storage hands over a log that continues its snapshot. Checked in every build:
     // a gap would misplace every later entry, and a node must stop rather than serve that.
@@ -173,7 +173,7 @@ void RaftLog::restore(Snapshot snapshot) {
   pending_snapshot_ = std::move(snapshot);
 }
 
-void RaftLog::compact(uint64_t index, ConfState conf, std::shared_ptr<const std::string> data) {
+void RaftLog::compact(uint64_t index, ConfState conf, SnapshotDataPtr data) {
   assert(index <= applied_ && index >= snapshot_.meta.index);
   uint64_t t = *term(index);
   while (!entries_.empty() && entries_.front().index <= index) entries_.pop_front();

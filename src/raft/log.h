@@ -74,7 +74,9 @@ class RaftLog {
   void stable_snapshot() { pending_snapshot_.reset(); }
 
   // Drops entries up to `index` (<= applied), which a host snapshot with `data` now covers.
-  void compact(uint64_t index, ConfState conf, std::shared_ptr<const std::string> data);
+  void compact(uint64_t index, ConfState conf, SnapshotDataPtr data);
+  // The same image stored elsewhere (see Raft::replace_snapshot_data).
+  void replace_snapshot_data(SnapshotDataPtr data) { snapshot_.data = std::move(data); }
 
  private:
   Snapshot snapshot_;          // the log starts after snapshot_.meta.index

@@ -463,11 +463,11 @@ void Raft::handle_snapshot(Message& m) {
   }
   IncomingSnapshot done = std::move(*incoming_);
   incoming_.reset();
-  restore(done.meta, std::make_shared<const std::string>(std::move(done.data)));
+  restore(done.meta, snapshot_data(std::move(done.data)));
   reply_committed();
 }
 
-bool Raft::restore(const SnapshotMeta& meta, std::shared_ptr<const std::string> data) {
+bool Raft::restore(const SnapshotMeta& meta, SnapshotDataPtr data) {
   if (meta.index <= log_.committed()) return false;
   if (log_.match_term(meta.index, meta.term)) {
     // Our log already holds the snapshot's last entry: keep the log, commit up to it.
@@ -642,7 +642,9 @@ void Raft::send_snapshot_chunk(NodeId to, Progress& pr) {
   m.snapshot = s.meta;
   m.snap_offset = offset;
   m.snap_total = total;
-  m.snap_chunk = s.data->substr(offset, len);
+  // A file-backed image that cannot be read now sends nothing: the heartbeat answers, which
+  // show no progress, retry from here.
+  if (!s.data->read(offset, len, &m.snap_chunk).ok()) return;
   pr.snapshot_sent = offset + len;
   send(std::move(m));
 }
@@ -922,7 +924,7 @@ void Raft::apply_conf(const ConfState& conf) {
   pending_broadcast_ = true;  // new members hear from us at once
 }
 
-Status Raft::compact(uint64_t index, std::shared_ptr<const std::string> data) {
+Status Raft::compact(uint64_t index, SnapshotDataPtr data) {
   if (index != log_.applied()) {
     return Status(Code::kInvalidArgument, "snapshot index " + std::to_string(index) +
                                               " is not the applied index " + std::to_string(log_.applied()));
@@ -931,6 +933,10 @@ Status Raft::compact(uint64_t index, std::shared_ptr<const std::string> data) {
   if (index <= log_.snapshot().meta.index) return Status();
   log_.compact(index, conf_, std::move(data));
   return Status();
+}
+
+void Raft::replace_snapshot_data(uint64_t index, SnapshotDataPtr data) {
+  if (data && index == log_.snapshot().meta.index) log_.replace_snapshot_data(std::move(data));
 }
 
 std::vector<PeerStatus> Raft::peers() const {

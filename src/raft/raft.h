@@ -110,7 +110,11 @@ class Raft {
   // The host has taken a snapshot of its state machine at `index` (its applied index, which
   // must be what advance() last acknowledged). Entries up to index are dropped from memory;
   // the snapshot is what lagging followers will receive.
-  Status compact(uint64_t index, std::shared_ptr<const std::string> data);
+  Status compact(uint64_t index, SnapshotDataPtr data);
+  // The host has stored the image of the snapshot at `index` elsewhere (its file) and offers
+  // `data` to replace the one Raft holds, so the in-memory copy can go. Ignored when the log's
+  // snapshot is no longer the one at `index`.
+  void replace_snapshot_data(uint64_t index, SnapshotDataPtr data);
 
   bool has_ready() const;
   // One Ready at a time: call advance() with it before asking for the next.
@@ -182,7 +186,7 @@ class Raft {
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_snapshot(Message& m);
-  bool restore(const SnapshotMeta& meta, std::shared_ptr<const std::string> data);
+  bool restore(const SnapshotMeta& meta, SnapshotDataPtr data);
 
   // membership
   void apply_conf(const ConfState& conf);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "dkv/status.h"
+
 namespace dkv::raft {
 
 using NodeId = uint64_t;   // 0 means "none"
@@ -73,9 +75,28 @@ struct SnapshotMeta {
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 
+// A snapshot's image: the host's state machine bytes. Raft reads it in chunks only to send it to
+// a follower, so the host may back it by its snapshot file instead of memory (a member that
+// kept a copy of its whole state in memory for followers that may never need it would double
+// its footprint).
+class SnapshotData {
+ public:
+  virtual ~SnapshotData() = default;
+  virtual uint64_t size() const = 0;
+  // Appends bytes [offset, offset + len) to *out (offset + len <= size()). Fails only when a
+  // file-backed image cannot be read; Raft then sends nothing and retries later.
+  virtual Status read(uint64_t offset, uint64_t len, std::string* out) const = 0;
+};
+using SnapshotDataPtr = std::shared_ptr<const SnapshotData>;
+
+// An image held in memory.
+SnapshotDataPtr snapshot_data(std::string bytes);
+// The whole image.
+Result<std::string> read_all(const SnapshotData& data);
+
 struct Snapshot {
   SnapshotMeta meta;
-  std::shared_ptr<const std::string> data;  // the host's state machine image; never null
+  SnapshotDataPtr data;  // never null
 };
 
 enum class MessageType : uint8_t {

@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
   app.add_option("--history-revisions", history_revisions,
-                 "MVCC history kept for reads at older revisions (0 keeps everything)")
+                 "History kept for reads at older revisions (REV) and watches resuming from one "
+                 "(FROM; at most this many events, and 64 MiB); 0 keeps all MVCC history")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
@@ -104,6 +105,8 @@ int main(int argc, char** argv) {
   options.replica.raft_port = raft->second;
   options.replica.snapshot_entries = snapshot_entries;
   options.replica.history_revisions = history_revisions;
+  options.replica.watch.history_events =
+      history_revisions > 0 ? static_cast<size_t>(history_revisions) : SIZE_MAX;
   if (!bootstrap.empty()) {
     auto peers = parse_bootstrap(bootstrap);
     if (!peers.ok()) return fail(peers.status().message());

@@ -106,8 +106,9 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   }
   r->storage_ = std::move(storage).value();
   raft::InitialState initial = r->storage_->take_initial_state();
-  if (initial.snapshot.meta.index > 0 && initial.snapshot.data) {
-    Status s = r->machine_.restore_snapshot(*initial.snapshot.data);
+  if (initial.snapshot.meta.index > 0) {
+    auto image = raft::read_all(*initial.snapshot.data);
+    Status s = image.ok() ? r->machine_.restore_snapshot(*image) : image.status();
     if (!s.ok()) {
       return Status(s.code(), "the snapshot at index " + std::to_string(initial.snapshot.meta.index) +
                                   " in " + o.data_dir + "/snap does not load: " + s.message());
@@ -210,7 +211,8 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
 }
 
 void Replica::install(const raft::Snapshot& snapshot) {
-  Status s = machine_.restore_snapshot(*snapshot.data);
+  auto image = raft::read_all(*snapshot.data);
+  Status s = image.ok() ? machine_.restore_snapshot(*image) : image.status();
   if (!s.ok()) {
     // A snapshot the leader built that does not load here: applying anything more would diverge.
     std::fprintf(stderr, "dkv: fatal: the leader's snapshot at index %llu does not load: %s\n",
@@ -225,6 +227,7 @@ void Replica::install(const raft::Snapshot& snapshot) {
   if (skipped) deliver();
   hub_.reset(machine_.revision());
   snapshot_index_ = snapshot.meta.index;
+  hold_snapshot_in_file(snapshot.meta);
   if (!skipped) return;
   auto sinks = std::move(sinks_);
   sinks_.clear();
@@ -399,7 +402,7 @@ void Replica::snapshot_now(std::function<void(Result<uint64_t>)> done) {
 void Replica::take_snapshot(std::function<void(Result<uint64_t>)>) {
   raft::Raft& r = node_->raft();
   const uint64_t index = r.applied_index();
-  auto data = std::make_shared<const std::string>(machine_.save_snapshot());
+  raft::SnapshotDataPtr data = raft::snapshot_data(machine_.save_snapshot());
   Status s = r.compact(index, data);
   auto waiters = std::move(snapshot_waiters_);
   snapshot_waiters_.clear();
@@ -409,11 +412,14 @@ void Replica::take_snapshot(std::function<void(Result<uint64_t>)>) {
   }
   raft::SnapshotMeta meta = r.log().snapshot().meta;
   snapshotting_ = true;
-  storage_->save_snapshot(meta, data, [this, index, waiters = std::move(waiters),
+  storage_->save_snapshot(meta, data, [this, index, meta, waiters = std::move(waiters),
                                        alive = alive_](Status saved) {
     if (!*alive) return;
     snapshotting_ = false;
-    if (saved.ok()) snapshot_index_ = index;
+    if (saved.ok()) {
+      snapshot_index_ = index;
+      hold_snapshot_in_file(meta);
+    }
     for (auto& w : waiters) {
       if (saved.ok()) {
         w(index);
@@ -426,6 +432,18 @@ void Replica::take_snapshot(std::function<void(Result<uint64_t>)>) {
                    static_cast<unsigned long long>(index), saved.to_string().c_str());
     }
   });
+}
+
+// Raft keeps the latest snapshot for followers that fall behind. Once its file is durable, Raft
+// reads it from there and the in-memory image, as large as the whole state, is freed.
+void Replica::hold_snapshot_in_file(const raft::SnapshotMeta& meta) {
+  auto data = storage_->snapshot_data(meta);
+  if (!data.ok()) {
+    std::fprintf(stderr, "dkv: keeping the snapshot at index %llu in memory: %s\n",
+                 static_cast<unsigned long long>(meta.index), data.status().to_string().c_str());
+    return;
+  }
+  node_->raft().replace_snapshot_data(meta.index, std::move(data).value());
 }
 
 // --- shutdown ---------------------------------------------------------------------------------

@@ -132,6 +132,7 @@ class Replica {
   void on_role_changed(const raft::SoftState& soft);
   void on_advanced();
   void take_snapshot(std::function<void(Result<uint64_t>)> done);
+  void hold_snapshot_in_file(const raft::SnapshotMeta& meta);
   void deliver();
   void schedule_duties();
   void run_duties();

@@ -4,6 +4,7 @@
 #include <system_error>
 #include <utility>
 
+#include "wal/posix_file.h"
 #include "wal/snapshot_file.h"
 
 namespace dkv::server {
@@ -41,7 +42,9 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   if (!file.ok()) return file.status();
   if (file->has_value() && (*file)->meta.index > 0 && (*file)->meta.index >= marker) {
     init.snapshot.meta = (*file)->meta;
-    init.snapshot.data = std::make_shared<const std::string>((*file)->data);
+    auto data = wal::open_snapshot_data((*file)->path);  // checked just now by the load
+    if (!data.ok()) return data.status();
+    init.snapshot.data = std::move(data).value();
   } else if (marker > 0) {
     return Status(Code::kInternal, "the WAL in " + dir + " names a snapshot at index " +
                                        std::to_string(marker) + " but " + s->snap_dir_ +
@@ -49,7 +52,7 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   } else if (rec.snapshot) {
     init.snapshot.meta = *rec.snapshot;  // the bootstrap membership at index 0
   }
-  if (!init.snapshot.data) init.snapshot.data = std::make_shared<const std::string>();
+  if (!init.snapshot.data) init.snapshot.data = raft::snapshot_data("");
   // Entries the snapshot covers go. If the log disagrees with the snapshot at its index (a
   // follower's uncommitted entries, superseded by the leader's snapshot), the whole log goes,
   // as a Raft install does; so does a log that does not continue right after the snapshot.
@@ -94,7 +97,11 @@ void WalStorage::persist(std::shared_ptr<const raft::Ready> ready, std::function
       std::move(done));
 }
 
-void WalStorage::save_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> data,
+Result<raft::SnapshotDataPtr> WalStorage::snapshot_data(const raft::SnapshotMeta& meta) const {
+  return wal::open_snapshot_data(wal::join_path(snap_dir_, wal::snapshot_file_name(meta.term, meta.index)));
+}
+
+void WalStorage::save_snapshot(raft::SnapshotMeta meta, raft::SnapshotDataPtr data,
                                std::function<void(Status)> done) {
   std::string snap_dir = snap_dir_;
   // File first, then the marker that trusts it, then the release of what it covers (the Wal

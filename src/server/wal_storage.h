@@ -33,15 +33,19 @@ class WalStorage : public RaftStorage {
   // Whether the directory held any Raft state (false: a new member, to bootstrap).
   bool recovered_anything() const { return recovered_anything_; }
   // The recovered state for Raft (hard state, latest snapshot with its data, entries after it).
-  // Moves the entries out: call once.
+  // The snapshot's data is read from its file (checked at open). Moves the entries out: call once.
   raft::InitialState take_initial_state();
 
   void persist(std::shared_ptr<const raft::Ready> ready, std::function<void(Status)> done) override;
 
   // The host snapshotted its own state machine at meta.index: writes the snapshot file, marks it
   // in the WAL, and releases the segments it covers; `done` is posted to the event loop.
-  void save_snapshot(raft::SnapshotMeta meta, std::shared_ptr<const std::string> data,
+  void save_snapshot(raft::SnapshotMeta meta, raft::SnapshotDataPtr data,
                      std::function<void(Status)> done);
+
+  // The data of a snapshot this storage has saved (by save_snapshot, or persist() of a received
+  // one), read from its file when asked: what Raft should hold instead of an in-memory image.
+  Result<raft::SnapshotDataPtr> snapshot_data(const raft::SnapshotMeta& meta) const;
 
   uint64_t syncs() const { return wal_->syncs(); }
 

@@ -7,7 +7,7 @@ namespace dkv::sim {
 
 Disk::Disk(raft::ConfState genesis) {
   snapshot_.meta.conf = std::move(genesis);
-  snapshot_.data = std::make_shared<const std::string>();
+  snapshot_.data = raft::snapshot_data("");
 }
 
 void Disk::write_entries(const std::vector<raft::Entry>& entries) {
@@ -26,7 +26,7 @@ std::optional<uint64_t> Disk::term(uint64_t index) const {
 
 void Disk::apply_snapshot(const raft::Snapshot& s) {
   snapshot_ = s;
-  if (!snapshot_.data) snapshot_.data = std::make_shared<const std::string>();
+  if (!snapshot_.data) snapshot_.data = raft::snapshot_data("");
   entries_.clear();
 }
 

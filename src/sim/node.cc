@@ -7,6 +7,24 @@
 
 namespace dkv::sim {
 
+namespace {
+// Stands in for a host's file-backed snapshot image: every third read fails, as a file read can,
+// so the simulator checks that Raft retries a snapshot transfer it could not read.
+class UnreliableSnapshotData final : public raft::SnapshotData {
+ public:
+  explicit UnreliableSnapshotData(raft::SnapshotDataPtr inner) : inner_(std::move(inner)) {}
+  uint64_t size() const override { return inner_->size(); }
+  Status read(uint64_t offset, uint64_t len, std::string* out) const override {
+    if (++reads_ % 3 == 0) return Status(Code::kUnavailable, "simulated snapshot read failure");
+    return inner_->read(offset, len, out);
+  }
+
+ private:
+  raft::SnapshotDataPtr inner_;
+  mutable uint64_t reads_ = 0;
+};
+}  // namespace
+
 Node::Node(raft::NodeId id, const raft::Config& config, raft::ConfState genesis, uint64_t run_seed,
            uint64_t compact_every, NodeContext ctx)
     : id_(id),
@@ -32,7 +50,8 @@ void Node::start() {
   raft::InitialState init = disk_.recover();
   sm_ = StateMachine();
   if (init.snapshot.meta.index > 0) {
-    auto sm = StateMachine::deserialize(*init.snapshot.data);
+    auto image = raft::read_all(*init.snapshot.data);
+    auto sm = image.ok() ? StateMachine::deserialize(*image) : std::nullopt;
     if (!sm || sm->applied() != init.snapshot.meta.index) {
       ctx_.checker->report("host contract", "node " + std::to_string(id_) +
                                                 "'s durable snapshot at " +
@@ -140,7 +159,8 @@ bool Node::handle_ready() {
   // 3. Install the snapshot, apply, serve reads.
   if (rd.snapshot) {
     const raft::Snapshot& s = *rd.snapshot;
-    auto sm = s.data ? StateMachine::deserialize(*s.data) : std::nullopt;
+    auto image = raft::read_all(*s.data);
+    auto sm = image.ok() ? StateMachine::deserialize(*image) : std::nullopt;
     if (!sm || sm->applied() != s.meta.index) {
       ctx_.checker->report("host contract", "node " + std::to_string(id_) + " received snapshot " +
                                                 std::to_string(s.meta.index) +
@@ -206,13 +226,17 @@ void Node::maybe_compact() {
   if (compact_every_ == 0) return;
   uint64_t applied = sm_.applied();
   if (applied < raft_->first_index() - 1 + compact_every_ || raft_->applied_index() != applied) return;
-  auto status = raft_->compact(applied, std::make_shared<const std::string>(sm_.serialize()));
+  auto status = raft_->compact(applied, raft::snapshot_data(sm_.serialize()));
   if (!status.ok()) {
     ctx_.checker->report("host contract", "node " + std::to_string(id_) + " could not compact at " +
                                               std::to_string(applied) + ": " + status.to_string());
     return;
   }
   disk_.save_snapshot(raft_->log().snapshot());
+  if (ctx_.unreliable_snapshot_reads) {
+    raft_->replace_snapshot_data(
+        applied, std::make_shared<const UnreliableSnapshotData>(raft_->log().snapshot().data));
+  }
   ++compactions_;
   Event e = event(EventKind::kCompact);
   e.index = applied;

@@ -34,6 +34,10 @@ struct NodeContext {
   Checker* checker = nullptr;
   Network* network = nullptr;
   const uint64_t* now = nullptr;
+  // After compacting, hand Raft a snapshot image that fails every third read, as a host's
+  // file-backed one can (random runs with an odd seed; a failed read is retried on a later
+  // heartbeat, which manual scenarios that never tick would not reach).
+  bool unreliable_snapshot_reads = false;
   // Called when the node applies a membership change (the simulator stops removed nodes).
   std::function<void(raft::NodeId applier, const raft::ConfChange& change)> on_conf_change;
 };

@@ -110,6 +110,7 @@ Node& Simulator::add_node(NodeId id) {
   ctx.checker = &checker_;
   ctx.network = &network_;
   ctx.now = &now_;
+  ctx.unreliable_snapshot_reads = !options_.manual && options_.seed % 2 == 1;
   ctx.on_conf_change = [this](NodeId, const raft::ConfChange& change) {
     if (change.type == raft::ConfChangeType::kRemoveNode) to_stop_.push_back(change.node);
   };

@@ -104,6 +104,26 @@ Status write_at(int fd, const std::string& path, uint64_t offset, std::string_vi
   return Status();
 }
 
+Status read_at(int fd, const std::string& path, uint64_t offset, uint64_t len, std::string* out) {
+  size_t start = out->size();
+  out->resize(start + len);
+  size_t pos = 0;
+  while (pos < len) {
+    ssize_t n = ::pread(fd, out->data() + start + pos, len - pos, static_cast<off_t>(offset + pos));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      out->resize(start);
+      return io_error("read", path, errno);
+    }
+    if (n == 0) {
+      out->resize(start);
+      return io_error("read", path, EIO);  // shorter than it was when we wrote it
+    }
+    pos += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
 Result<std::string> read_file(const std::string& path) {
   auto f = open_file(path, O_RDONLY);
   if (!f.ok()) return f.status();

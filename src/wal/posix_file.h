@@ -59,6 +59,8 @@ std::string join_path(const std::string& dir, std::string_view name);
 Result<FileHandle> open_file(const std::string& path, int flags, int mode = 0644);
 // Writes all of `data` at `offset`, retrying short writes and EINTR.
 Status write_at(int fd, const std::string& path, uint64_t offset, std::string_view data);
+// Appends exactly `len` bytes read at `offset` to *out; a file shorter than that is an error.
+Status read_at(int fd, const std::string& path, uint64_t offset, uint64_t len, std::string* out);
 // The whole file. Allocates the size fstat reports (real bytes on disk) and no more.
 Result<std::string> read_file(const std::string& path);
 Status sync_data(int fd, const std::string& path);  // fdatasync

@@ -88,7 +88,9 @@ std::string snapshot_file_name(uint64_t term, uint64_t index) {
   return buf;
 }
 
-Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta, std::string_view data) {
+Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
+                     const raft::SnapshotData& data) {
+  constexpr uint64_t kChunkBytes = 4 << 20;
   std::string meta_bytes = raft::encode_snapshot_meta(meta);
   std::string head;
   head.append(kMagic, sizeof(kMagic));
@@ -96,9 +98,6 @@ Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta, std
   put_fixed(&head, meta_bytes.size(), 4);
   put_fixed(&head, data.size(), 8);
   head += meta_bytes;
-  uint32_t crc = crc32c::extend(crc32c::value(head), data.data(), data.size());
-  std::string trailer;
-  put_fixed(&trailer, crc32c::mask(crc), 4);
 
   Status s = create_dir(dir);
   if (!s.ok()) return s;
@@ -107,7 +106,18 @@ Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta, std
   auto f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
   if (!f.ok()) return f.status();
   if (!(s = write_at(f->get(), tmp, 0, head)).ok()) return s;
-  if (!(s = write_at(f->get(), tmp, head.size(), data)).ok()) return s;
+  uint32_t crc = crc32c::value(head);
+  std::string chunk;
+  for (uint64_t done = 0; done < data.size();) {
+    chunk.clear();
+    uint64_t len = std::min(kChunkBytes, data.size() - done);
+    if (!(s = data.read(done, len, &chunk)).ok()) return s;
+    crc = crc32c::extend(crc, chunk.data(), chunk.size());
+    if (!(s = write_at(f->get(), tmp, head.size() + done, chunk)).ok()) return s;
+    done += len;
+  }
+  std::string trailer;
+  put_fixed(&trailer, crc32c::mask(crc), 4);
   if (!(s = write_at(f->get(), tmp, head.size() + data.size(), trailer)).ok()) return s;
   if (!(s = sync_file(f->get(), tmp)).ok()) return s;
   f->reset();
@@ -145,6 +155,43 @@ Result<SnapshotFile> read_snapshot(const std::string& path) {
   out.data = std::move(c);
   out.path = path;
   return out;
+}
+
+namespace {
+class FileSnapshotData final : public raft::SnapshotData {
+ public:
+  FileSnapshotData(FileHandle file, std::string path, uint64_t data_offset, uint64_t size)
+      : file_(std::move(file)), path_(std::move(path)), data_offset_(data_offset), size_(size) {}
+  uint64_t size() const override { return size_; }
+  Status read(uint64_t offset, uint64_t len, std::string* out) const override {
+    return read_at(file_.get(), path_, data_offset_ + offset, len, out);
+  }
+
+ private:
+  FileHandle file_;
+  std::string path_;
+  uint64_t data_offset_;
+  uint64_t size_;
+};
+}  // namespace
+
+Result<raft::SnapshotDataPtr> open_snapshot_data(const std::string& path) {
+  auto f = open_file(path, O_RDONLY);
+  if (!f.ok()) return f.status();
+  std::string head;
+  Status s = read_at(f->get(), path, 0, kHeaderBytes, &head);
+  if (!s.ok()) return s;
+  if (std::memcmp(head.data(), kMagic, sizeof(kMagic)) != 0) return corruption(path, "bad magic");
+  if (get_fixed(head.data() + 8, 4) != kVersion) return corruption(path, "unknown format version");
+  uint64_t meta_len = get_fixed(head.data() + 12, 4);
+  uint64_t data_len = get_fixed(head.data() + 16, 8);
+  struct stat st;
+  if (::fstat(f->get(), &st) != 0) return io_error("stat", path, errno);
+  if (static_cast<uint64_t>(st.st_size) != kHeaderBytes + meta_len + data_len + kTrailerBytes) {
+    return corruption(path, "lengths do not match the file size");
+  }
+  return raft::SnapshotDataPtr(std::make_shared<const FileSnapshotData>(
+      std::move(f).value(), path, kHeaderBytes + meta_len, data_len));
 }
 
 Result<std::optional<SnapshotFile>> load_latest_snapshot(const std::string& dir) {

@@ -38,8 +38,14 @@ struct SnapshotFile {
 
 std::string snapshot_file_name(uint64_t term, uint64_t index);
 
-// Writes the snapshot durably into `dir` (created if missing).
-Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta, std::string_view data);
+// Writes the snapshot durably into `dir` (created if missing), reading `data` a few MiB at a time.
+Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
+                     const raft::SnapshotData& data);
+
+// The data of the snapshot file at `path`, read from the file when asked (the file stays open,
+// so it remains readable after purge_snapshots removes its name). Checks the header only: use it
+// for a file this process wrote or already checked with read_snapshot.
+Result<raft::SnapshotDataPtr> open_snapshot_data(const std::string& path);
 
 // Reads and checks one snapshot file: format, CRC, and a meta that agrees with its name.
 Result<SnapshotFile> read_snapshot(const std::string& path);

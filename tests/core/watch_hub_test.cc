@@ -357,25 +357,28 @@ TEST(WatchHub, EvictionAcrossGapsKeepsOldestExact) {
 }
 
 TEST(WatchHub, EvictionByBytes) {
+  // An event counts as its struct plus its keys' and values' bytes.
+  constexpr size_t E = sizeof(Event);
   WatchHub::Options o = big();
-  o.history_bytes = 100;
+  o.history_bytes = 3 * E + 100;
   WatchHub hub(o, 0);
   auto sized = [](int64_t rev, std::string key, size_t value_size) {
     return ev(rev, std::move(key), WatchSpace::kKeys, std::string(value_size, 'x'));
   };
-  hub.publish({sized(1, "a", 29), sized(1, "b", 29)});  // 60 bytes
-  EXPECT_EQ(hub.history_byte_count(), 60u);
-  hub.publish({sized(2, "c", 39)});  // 100: still within the bound
+  hub.publish({sized(1, "a", 29), sized(1, "b", 29)});  // 2E + 60 bytes
+  EXPECT_EQ(hub.history_byte_count(), 2 * E + 60);
+  hub.publish({sized(2, "c", 39)});  // 3E + 100: still within the bound
   EXPECT_EQ(hub.oldest_revision(), 1);
 
-  // The previous value counts too: 1 + 9 + 1 + 9 = 20 -> 120 > 100, so revision 1 goes whole.
+  // The previous value counts too: E + 1 + 9 + 1 + 9 -> 4E + 120 > 3E + 100, so revision 1
+  // goes whole.
   auto e = std::make_shared<Event>(*sized(3, "d", 9));
   e->prev = KeyValue{};
   e->prev->key = "d";
   e->prev->value = std::string(9, 'p');
   hub.publish({e});
   EXPECT_EQ(hub.oldest_revision(), 2);
-  EXPECT_EQ(hub.history_byte_count(), 60u);
+  EXPECT_EQ(hub.history_byte_count(), 2 * E + 60);
   EXPECT_EQ(hub.history_event_count(), 2u);
   int64_t id = must_subscribe(hub, prefix("", 2));
   EXPECT_EQ(take(hub, id), (Seen{{2, "c"}, {3, "d"}}));

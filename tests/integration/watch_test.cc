@@ -432,7 +432,8 @@ TEST(WatchHistoryTest, FromBelowTheHistoryIsCompacted) {
 // A watcher that does not read is cut off once more than 10000 of its events wait unsent
 // (protocol.md 4.2, 6); resuming FROM resume_from misses nothing and repeats nothing.
 TEST(WatchEndTest, ASlowReaderGetsLaggingAndResumesExactly) {
-  DkvServerProcess server;
+  // The watch history must hold all 40000 events for the resume (the default keeps 10000).
+  DkvServerProcess server("", {"--history-revisions", "100000"});
   ASSERT_TRUE(server.start());
   auto w = resp3(server.port());
   const int64_t id = watch(*w, {"KV.WATCH", "PREFIX", "lag:"});

@@ -224,14 +224,14 @@ TEST(RaftTest, LaggingFollowerCatchesUpFromChunkedSnapshot) {
   c.settle();
   // Both live members snapshot and drop their logs.
   for (NodeId id : {1, 2}) {
-    auto data = std::make_shared<const std::string>("state-of-" + std::to_string(c.member(id).applied.size()));
+    auto data = snapshot_data("state-of-" + std::to_string(c.member(id).applied.size()));
     ASSERT_TRUE(c.raft(id).compact(c.raft(id).applied_index(), data).ok());
   }
   c.heal();
   c.tick_all(5);
   EXPECT_EQ(c.raft(3).commit_index(), c.raft(1).commit_index());
   EXPECT_EQ(c.raft(3).first_index(), c.raft(1).first_index());
-  EXPECT_EQ(*c.raft(3).log().snapshot().data, "state-of-20");
+  EXPECT_EQ(*read_all(*c.raft(3).log().snapshot().data), "state-of-20");
   ASSERT_TRUE(c.raft(1).propose("after").ok());
   c.settle();
   EXPECT_EQ(c.member(3).applied.back(), "after");

@@ -108,13 +108,13 @@ TEST(SimDiskTest, SnapshotsReplaceOrTrimTheLog) {
   d.sync();
   raft::Snapshot own;
   own.meta = raft::SnapshotMeta{6, 1, {{1}, {}}};
-  own.data = std::make_shared<const std::string>("six");
+  own.data = raft::snapshot_data("six");
   d.save_snapshot(own);
   EXPECT_EQ(d.entries().front().index, 7u);
   EXPECT_EQ(d.last_index(), 10u);
   raft::Snapshot received;
   received.meta = raft::SnapshotMeta{20, 4, {{1}, {}}};
-  received.data = std::make_shared<const std::string>("twenty");
+  received.data = raft::snapshot_data("twenty");
   d.write_snapshot(received);
   d.sync();
   EXPECT_TRUE(d.entries().empty());

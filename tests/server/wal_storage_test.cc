@@ -44,7 +44,7 @@ class WalStorageTest : public ::testing::Test {
     if (!storage.ok()) return nullptr;
     life->storage = std::move(storage).value();
     raft::InitialState init = life->storage->take_initial_state();
-    life->installed = *init.snapshot.data;  // the host restores its state from the snapshot
+    life->installed = *raft::read_all(*init.snapshot.data);  // the host restores its state from the snapshot
     life->transport = std::make_unique<RaftTransport>(life->io, [](raft::Message) {});
     RaftNode::Options options;
     options.raft.id = 1;
@@ -122,12 +122,16 @@ TEST_F(WalStorageTest, RestartStartsFromTheHostsSnapshot) {
   }
   ASSERT_TRUE(run_until(*a, [&] { return done == 10 && a->node->raft().applied_index() >= 11; }));
   uint64_t index = a->node->raft().applied_index();
-  auto data = std::make_shared<const std::string>("ten entries");
+  auto data = raft::snapshot_data("ten entries");
   ASSERT_TRUE(a->node->raft().compact(index, data).ok());
   raft::SnapshotMeta meta = a->node->raft().log().snapshot().meta;
   bool saved = false;
   a->storage->save_snapshot(meta, data, [&](Status s) { saved = s.ok(); });
   ASSERT_TRUE(run_until(*a, [&] { return saved; }));
+  // What Raft holds for followers can now come from the file instead of memory.
+  auto from_file = a->storage->snapshot_data(meta);
+  ASSERT_TRUE(from_file.ok()) << from_file.status().to_string();
+  EXPECT_EQ(*raft::read_all(**from_file), "ten entries");
   a->node->propose("after", [&](Status s, std::string) { done += s.ok(); });
   ASSERT_TRUE(run_until(*a, [&] { return done == 11; }));
   stop(a);
@@ -161,7 +165,7 @@ TEST_F(WalStorageTest, SnapshotFileNewerThanTheWalsMarkerIsUsed) {
   meta.conf = a->node->raft().conf();
   stop(a);
   // Only the file, as if the crash came before the marker was written.
-  ASSERT_TRUE(wal::save_snapshot(dir_ + "/snap", meta, "file only").ok());
+  ASSERT_TRUE(wal::save_snapshot(dir_ + "/snap", meta, *raft::snapshot_data("file only")).ok());
 
   auto b = start(false);
   ASSERT_TRUE(b);
