@@ -407,15 +407,18 @@ static_assert(std::size(kCommandNames) == std::variant_size_v<CommandBody>);
 std::string_view command_name(const CommandBody& body) { return kCommandNames[body.index()]; }
 
 std::string encode_command(const Command& command) {
-  std::string out;
-  ByteWriter w(&out);
+  // Encoded into a reused buffer, then copied once at its exact size: the encoding lives on in
+  // the Raft log, and appending to a fresh string would grow it by doubling (a 100-byte SET
+  // would hold a 240-byte buffer after four reallocations).
+  thread_local std::string scratch;
+  scratch.clear();
+  ByteWriter w(&scratch);
   w.u8(kFormatVersion);
   w.u8(static_cast<uint8_t>(command.body.index()));
   w.svarint(command.timestamp_ms);
   std::visit([&](const auto& body) { write_body(w, body); }, command.body);
-  // Appending grew the buffer by doubling; the encoding lives on in the Raft log, so give back
-  // the slack (a 100-byte SET otherwise holds a 240-byte buffer).
-  out.shrink_to_fit();
+  std::string out(scratch);
+  if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // keep no huge buffer
   return out;
 }
 
