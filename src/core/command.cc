@@ -8,7 +8,8 @@
 namespace dkv::core {
 namespace {
 
-constexpr uint8_t kFormatVersion = 1;
+// Version 2 added the origin after the timestamp; version 1 commands (no origin) still decode.
+constexpr uint8_t kFormatVersion = 2;
 
 // --- writing ---
 
@@ -416,6 +417,8 @@ std::string encode_command(const Command& command) {
   w.u8(kFormatVersion);
   w.u8(static_cast<uint8_t>(command.body.index()));
   w.svarint(command.timestamp_ms);
+  w.varint(command.origin.node);
+  w.varint(command.origin.seq);
   std::visit([&](const auto& body) { write_body(w, body); }, command.body);
   std::string out(scratch);
   if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // keep no huge buffer
@@ -426,13 +429,17 @@ Result<Command> decode_command(std::string_view bytes) {
   ByteReader r(bytes);
   uint8_t version = r.u8();
   if (!r.ok()) return Status(Code::kInvalidArgument, "command is empty");
-  if (version != kFormatVersion) {
+  if (version != kFormatVersion && version != 1) {
     return Status(Code::kInvalidArgument,
                   "command format version " + std::to_string(version) + " is not supported");
   }
   uint8_t op = r.u8();
   Command command;
   command.timestamp_ms = r.svarint();
+  if (version >= 2) {
+    command.origin.node = r.varint();
+    command.origin.seq = r.varint();
+  }
   if (!r.ok()) return Status(Code::kInvalidArgument, "command header is truncated");
   if (!read_alternative(r, op, &command.body)) {
     return Status(Code::kInvalidArgument, "unknown command op " + std::to_string(op));

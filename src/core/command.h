@@ -173,9 +173,19 @@ struct MultiOp {
   CommandBody body;
 };
 
+// Who proposed a command: a member and its own sequence number. A follower forwards a client's
+// write to the leader and answers the client once it applies that entry itself; the origin is
+// how it recognises the entry. The state machine does not interpret it. {0, 0}: untracked.
+struct Origin {
+  uint64_t node = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const Origin&, const Origin&) = default;
+};
+
 struct Command {
   int64_t timestamp_ms = 0;
   CommandBody body;
+  Origin origin;
 };
 
 std::string encode_command(const Command& command);

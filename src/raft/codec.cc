@@ -18,7 +18,7 @@ constexpr size_t kMinNodeIdBytes = 1;
 
 constexpr uint8_t kMaxEntryType = static_cast<uint8_t>(EntryType::kConfChange);
 constexpr uint8_t kMaxConfChangeType = static_cast<uint8_t>(ConfChangeType::kRemoveNode);
-constexpr uint8_t kMaxMessageType = static_cast<uint8_t>(MessageType::kTimeoutNow);
+constexpr uint8_t kMaxMessageType = static_cast<uint8_t>(MessageType::kForward);
 
 // Booleans are exactly 0 or 1, so every value has a single encoding.
 bool get_bool(ByteReader& r) {

@@ -54,6 +54,7 @@ const char* message_type_name(MessageType type) {
     case MessageType::kReadIndex: return "ReadIndex";
     case MessageType::kReadIndexResp: return "ReadIndexResp";
     case MessageType::kTimeoutNow: return "TimeoutNow";
+    case MessageType::kForward: return "Forward";
   }
   return "Unknown";
 }

@@ -113,6 +113,9 @@ enum class MessageType : uint8_t {
   kReadIndex = 10,       // follower asks the leader for a read index; context identifies it
   kReadIndexResp = 11,   // index: the read index (reject: leader cannot serve it now)
   kTimeoutNow = 12,      // leadership transfer: campaign at once, ignoring leader leases
+  // Not Raft's: hosts exchange it over the same transport. A follower's host forwards a client's
+  // command (entries[0].data) to the leader's host, which proposes it. The core ignores it.
+  kForward = 13,
 };
 
 struct Message {

@@ -41,12 +41,24 @@ void RaftNode::stop() {
 }
 
 void RaftNode::on_tick() {
+  ++ticks_;
   raft_.tick();
+  // Read ids increase with time: the oldest requests come first.
+  const uint64_t limit = 2 * static_cast<uint64_t>(options_.raft.election_ticks);
+  while (!reads_requested_.empty() && reads_requested_.begin()->second.tick + limit <= ticks_) {
+    auto node = reads_requested_.extract(reads_requested_.begin());
+    node.mapped().done(Status(Code::kUnavailable, "no read index from the leader in time; retry"));
+  }
   schedule_pump();
 }
 
 void RaftNode::step(raft::Message m) {
   if (stopped_) return;
+  if (m.type == raft::MessageType::kForward) {
+    if (m.group != options_.raft.group || m.to != options_.raft.id || !applier_.forwarded) return;
+    for (raft::Entry& e : m.entries) applier_.forwarded(m.from, std::move(e.data));
+    return;
+  }
   raft_.step(std::move(m));
   schedule_pump();
 }
@@ -64,6 +76,23 @@ void RaftNode::propose(std::string data, ProposeDone done) {
   schedule_pump();
 }
 
+Status RaftNode::forward(std::string data) {
+  if (stopped_) return Status(Code::kCancelled, "the node is stopping");
+  const raft::NodeId leader = raft_.leader();
+  if (leader == 0 || leader == options_.raft.id) {
+    return Status(Code::kUnavailable, "no other node is known to lead; retry");
+  }
+  raft::Message m;
+  m.type = raft::MessageType::kForward;
+  m.group = options_.raft.group;
+  m.from = options_.raft.id;
+  m.to = leader;
+  m.term = raft_.term();
+  m.entries.push_back(raft::Entry{0, 0, raft::EntryType::kNormal, std::move(data)});
+  transport_.send(m);
+  return Status();
+}
+
 void RaftNode::propose_conf_change(const raft::ConfChange& change, ProposeDone done) {
   if (stopped_) return done(Status(Code::kCancelled, "the node is stopping"), {});
   auto p = raft_.propose_conf_change(change);
@@ -77,7 +106,7 @@ void RaftNode::read_barrier(ReadDone done) {
   uint64_t id = next_read_id_++;
   Status s = raft_.read_index(std::to_string(id));
   if (!s.ok()) return done(s);
-  reads_requested_.emplace(id, std::move(done));
+  reads_requested_.emplace(id, ReadRequest{ticks_, std::move(done)});
   schedule_pump();
 }
 
@@ -132,8 +161,8 @@ void RaftNode::apply(const raft::Ready& rd) {
     // Read requests in flight belong to the old leadership; their answers will not come.
     auto requested = std::move(reads_requested_);
     reads_requested_.clear();
-    for (auto& [id, done] : requested) {
-      done(Status(Code::kUnavailable, "leadership changed during the read; retry"));
+    for (auto& [id, request] : requested) {
+      request.done(Status(Code::kUnavailable, "leadership changed during the read; retry"));
     }
     if (applier_.role_changed) applier_.role_changed(*rd.soft_state);
   }
@@ -145,7 +174,7 @@ void RaftNode::apply(const raft::Ready& rd) {
   for (const raft::ReadState& r : rd.read_states) {
     auto it = reads_requested_.find(std::strtoull(r.context.c_str(), nullptr, 10));
     if (it == reads_requested_.end()) continue;
-    reads_ready_.emplace(r.index, std::move(it->second));
+    reads_ready_.emplace(r.index, std::move(it->second.done));
     reads_requested_.erase(it);
   }
   serve_reads();
@@ -190,7 +219,7 @@ void RaftNode::fail_all(const Status& status) {
   for (auto& [index, w] : proposals) w.done(status, {});
   auto requested = std::move(reads_requested_);
   reads_requested_.clear();
-  for (auto& [id, done] : requested) done(status);
+  for (auto& [id, request] : requested) request.done(status);
   auto ready = std::move(reads_ready_);
   reads_ready_.clear();
   for (auto& [index, done] : ready) done(status);

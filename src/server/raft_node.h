@@ -46,6 +46,8 @@ struct RaftApplier {
   std::function<void(const raft::ConfChange&, const raft::ConfState&)> conf_changed;
   // Leader or role changed.
   std::function<void(const raft::SoftState&)> role_changed;
+  // A follower forwarded a command to this node (RaftNode::forward): propose it if leading.
+  std::function<void(raft::NodeId from, std::string data)> forwarded;
   // A Ready was acknowledged: Raft's applied index now equals applied_index(), so this is when
   // the host may snapshot its state machine and compact the log (Raft::compact).
   std::function<void()> advanced;
@@ -72,8 +74,15 @@ class RaftNode {
 
   void step(raft::Message m);
   void propose(std::string data, ProposeDone done);
+  // Sends `data` to the leader's host (a kForward message beside Raft's), whose applier's
+  // `forwarded` proposes it. Nothing comes back: the caller recognises the entry when it applies
+  // it, or never (the message or the leadership was lost). UNAVAILABLE if no other node is
+  // known to lead.
+  Status forward(std::string data);
   void propose_conf_change(const raft::ConfChange& change, ProposeDone done);
-  // Completes once this node has applied everything committed before the call (ReadIndex).
+  // Completes once this node has applied everything committed before the call (ReadIndex). A
+  // follower asks the leader; without an answer within two election timeouts (the request or
+  // the answer was lost, or the leader could not serve it yet) it fails with UNAVAILABLE.
   void read_barrier(ReadDone done);
   void campaign();
 
@@ -114,7 +123,12 @@ class RaftNode {
   std::map<uint64_t, Waiter> proposals_;  // by log index
 
   uint64_t next_read_id_ = 1;
-  std::map<uint64_t, ReadDone> reads_requested_;          // by read id, waiting for a read index
+  struct ReadRequest {
+    uint64_t tick = 0;  // when it was asked
+    ReadDone done;
+  };
+  uint64_t ticks_ = 0;
+  std::map<uint64_t, ReadRequest> reads_requested_;       // by read id, waiting for a read index
   std::multimap<uint64_t, ReadDone> reads_ready_;          // by read index, waiting for apply
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -141,6 +141,12 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   applier.install = [self](const raft::Snapshot& s) { self->install(s); };
   applier.role_changed = [self](const raft::SoftState& s) { self->on_role_changed(s); };
   applier.advanced = [self] { self->on_advanced(); };
+  applier.forwarded = [self](raft::NodeId from, std::string data) {
+    self->on_forwarded(from, std::move(data));
+  };
+  r->next_forward_seq_ = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
   r->node_ = std::make_unique<RaftNode>(io, node_options, std::move(initial), *r->storage_,
                                         *r->transport_, std::move(applier));
   return r;
@@ -162,7 +168,7 @@ void Replica::write(core::CommandBody body, WriteDone done) {
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader) {
     if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
-    return done(Status(Code::kNotLeader, std::to_string(r.leader())));
+    return forward_write(std::move(body), std::move(done));
   }
   std::string data = core::encode_command(core::Command{now_ms(), std::move(body)});
   ++writes_in_flight_;
@@ -178,6 +184,59 @@ void Replica::write(core::CommandBody body, WriteDone done) {
   });
 }
 
+void Replica::forward_write(core::CommandBody body, WriteDone done) {
+  const uint64_t seq = ++next_forward_seq_;
+  // The leader stamps its own clock: the timestamp sent is a placeholder.
+  Status s = node_->forward(
+      core::encode_command(core::Command{0, std::move(body), core::Origin{options_.node_id, seq}}));
+  if (!s.ok()) return done(std::move(s));
+  ++writes_in_flight_;
+  forwards_.emplace(seq, Forward{node_->raft().leader(),
+                                 now_ms() + options_.forward_timeout.count(), std::move(done)});
+}
+
+void Replica::on_forwarded(raft::NodeId from, std::string data) {
+  // Not leading (any more): drop it; the follower's timeout or leader change tells its client.
+  if (stopping_ || node_->raft().role() != raft::Role::kLeader) return;
+  Result<core::Command> command = core::decode_command(data);
+  if (!command.ok() || command->origin.node != from) {
+    std::fprintf(stderr, "dkv: dropped a malformed write forwarded by node %llu\n",
+                 static_cast<unsigned long long>(from));
+    return;
+  }
+  command->timestamp_ms = now_ms();
+  // The follower answers its client when it applies the entry; nothing to do here.
+  node_->propose(core::encode_command(*command), [](Status, std::string) {});
+}
+
+void Replica::finish_forward(uint64_t seq, core::CommandResult result) {
+  auto it = forwards_.find(seq);
+  if (it == forwards_.end()) return;
+  WriteDone done = std::move(it->second.done);
+  forwards_.erase(it);
+  --writes_in_flight_;
+  done(std::move(result));
+  if (stopping_) maybe_finish_shutdown();
+}
+
+void Replica::fail_forwards(const std::function<bool(raft::NodeId, int64_t)>& which,
+                            const std::string& why) {
+  std::vector<WriteDone> failed;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (which(it->second.leader, it->second.deadline_ms)) {
+      failed.push_back(std::move(it->second.done));
+      it = forwards_.erase(it);
+      --writes_in_flight_;
+    } else {
+      ++it;
+    }
+  }
+  for (WriteDone& done : failed) {
+    done(core::CommandResult(Status(Code::kUnavailable, why)));
+  }
+  if (!failed.empty() && stopping_) maybe_finish_shutdown();
+}
+
 std::string Replica::apply_entry(const raft::Entry& entry) {
   Result<core::Command> command = core::decode_command(entry.data);
   if (!command.ok()) {
@@ -187,6 +246,13 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
   }
   std::vector<Event> events;
   last_result_ = machine_.apply(*command, &events);
+  if (std::holds_alternative<core::LeaseRefreshCmd>(command->body)) {
+    // Every replica learns here that this term's leader refreshed the leases (see read()).
+    refreshed_term_ = std::max(refreshed_term_, entry.term);
+  }
+  if (command->origin.node == options_.node_id && !forwards_.empty()) {
+    finish_forward(command->origin.seq, last_result_);
+  }
   if (!events.empty()) {
     std::vector<core::EventPtr> shared;
     shared.reserve(events.size());
@@ -205,6 +271,7 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
       serve_posted_ = false;
       deliver();
       serve_local_reads();
+      release_reads_after_refresh();
     });
   }
   return {};
@@ -248,18 +315,16 @@ void Replica::install(const raft::Snapshot& snapshot) {
 void Replica::read(ReadDone done) {
   if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
   const raft::Raft& r = node_->raft();
-  if (r.role() != raft::Role::kLeader) {
-    if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
-    return done(Status(Code::kNotLeader, std::to_string(r.leader())));
-  }
+  if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
   if (refreshed_term_ != r.term()) {
-    // Until the new leader's lease refresh applies, keys on leases whose deadline passed while
+    // Until this term's lease refresh applies here, keys on leases whose deadline passed while
     // nobody led would read as gone and then come back: hold reads until then.
     reads_after_refresh_.push_back(std::move(done));
     return;
   }
   const raft::ConfState& conf = r.conf();
-  if (conf.voters.size() == 1 && conf.voters[0] == options_.node_id && r.committed_in_current_term()) {
+  if (r.role() == raft::Role::kLeader && conf.voters.size() == 1 &&
+      conf.voters[0] == options_.node_id && r.committed_in_current_term()) {
     // A single voter is the quorum: whatever it has committed is everything acknowledged.
     uint64_t index = r.commit_index();
     if (node_->applied_index() >= index) return done(Status());
@@ -267,6 +332,13 @@ void Replica::read(ReadDone done) {
     return;
   }
   node_->read_barrier(std::move(done));
+}
+
+void Replica::release_reads_after_refresh() {
+  if (reads_after_refresh_.empty() || refreshed_term_ != node_->raft().term()) return;
+  auto reads = std::move(reads_after_refresh_);
+  reads_after_refresh_.clear();
+  for (auto& done : reads) read(std::move(done));
 }
 
 void Replica::serve_local_reads() {
@@ -319,22 +391,32 @@ void Replica::deliver() {
 // --- leader duties ----------------------------------------------------------------------------
 
 void Replica::on_role_changed(const raft::SoftState& soft) {
+  const Status lost(Code::kUnavailable, "leadership changed during the read; retry");
   if (soft.role != raft::Role::kLeader) {
     // Reads waiting on a single voter's commit index belong to the old leadership.
-    const Status lost(Code::kUnavailable, "leadership changed during the read; retry");
     auto reads = std::move(local_reads_);
     local_reads_.clear();
     for (auto& [index, done] : reads) done(lost);
-    auto held = std::move(reads_after_refresh_);
-    reads_after_refresh_.clear();
-    for (auto& done : held) done(lost);
   }
+  auto held = std::move(reads_after_refresh_);
+  reads_after_refresh_.clear();
+  for (auto& done : held) done(lost);
+  fail_forwards([&](raft::NodeId leader, int64_t) { return leader != soft.leader; },
+                "the leader changed while this write was forwarded to it; it may or may not have "
+                "been applied");
 }
 
 void Replica::schedule_duties() {
   duties_timer_.expires_after(options_.expiry_interval);
   duties_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive || stopping_) return;
+    if (!forwards_.empty()) {
+      const int64_t now = now_ms();
+      fail_forwards([now](raft::NodeId, int64_t deadline) { return deadline <= now; },
+                    "the leader did not apply this forwarded write within " +
+                        std::to_string(options_.forward_timeout.count()) +
+                        " ms; it may or may not have been applied");
+    }
     run_duties();
     schedule_duties();
   });
@@ -348,14 +430,8 @@ void Replica::run_duties() {
     // First duty of a new leader: give every lease its full TTL again, before expiring any.
     if (refresh_in_flight_) return;
     refresh_in_flight_ = true;
-    write(core::LeaseRefreshCmd{}, [this, term](core::CommandResult result) {
-      refresh_in_flight_ = false;
-      if (!result.status.ok()) return;
-      refreshed_term_ = term;
-      auto reads = std::move(reads_after_refresh_);
-      reads_after_refresh_.clear();
-      for (auto& done : reads) read(std::move(done));
-    });
+    // Applying it sets refreshed_term_ on every replica and releases the reads held for it.
+    write(core::LeaseRefreshCmd{}, [this](core::CommandResult) { refresh_in_flight_ = false; });
     return;
   }
   if (!expire_in_flight_) {
@@ -456,6 +532,8 @@ void Replica::shut_down(std::chrono::milliseconds timeout, std::function<void()>
   shutdown_timer_ = std::make_unique<asio::steady_timer>(io_, timeout);
   shutdown_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
+    fail_forwards([](raft::NodeId, int64_t) { return true; },
+                  "the server is shutting down; the forwarded write may or may not have been applied");
     writes_in_flight_ = 0;  // give up on what did not finish in time
     maybe_finish_shutdown();
   });

@@ -3,11 +3,16 @@
 //
 // Writes: write() stamps the leader's clock into a core::Command, proposes its encoding, and
 // calls back with the state machine's result once the entry is applied here (so an
-// acknowledged write is durable on a quorum and visible to every later read).
+// acknowledged write is durable on a quorum and visible to every later read). On a follower,
+// write() forwards the command (origin: this node and a sequence number) to the leader, which
+// stamps its own clock and proposes it; the follower answers from its own apply of that entry.
+// A forwarded write whose entry does not show up within `forward_timeout`, or whose leader
+// changes first, fails with UNAVAILABLE saying its outcome is unknown.
 //
 // Reads: read() completes once this replica has applied everything committed before the call
-// (Raft's ReadIndex; a single voter that has committed an entry of its own term needs no round
-// and answers at once). The caller then reads machine() with now_ms().
+// (Raft's ReadIndex, asked of the leader by a follower; a single voter that has committed an
+// entry of its own term needs no round and answers at once), and the current term's lease
+// refresh. The caller then reads machine() with now_ms().
 //
 // Leader duties: on taking office it first proposes a LeaseRefreshCmd (every lease gets its full
 // TTL again: no lease ends early because nobody was leader to hear its keep-alives, including
@@ -63,6 +68,7 @@ class Replica {
     uint64_t snapshot_entries = 100000;
     std::chrono::milliseconds expiry_interval{10};
     int64_t history_revisions = 10000;  // MVCC history kept for reads at older revisions
+    std::chrono::milliseconds forward_timeout{5000};
     core::WatchHub::Options watch;
     // Milliseconds since the Unix epoch; the system clock when empty. Tests inject their own.
     std::function<int64_t()> clock;
@@ -137,7 +143,13 @@ class Replica {
   void schedule_duties();
   void run_duties();
   void serve_local_reads();
+  void release_reads_after_refresh();
   void maybe_finish_shutdown();
+  void forward_write(core::CommandBody body, WriteDone done);
+  void on_forwarded(raft::NodeId from, std::string data);
+  void finish_forward(uint64_t seq, core::CommandResult result);
+  void fail_forwards(const std::function<bool(raft::NodeId leader, int64_t deadline)>& which,
+                     const std::string& why);
 
   asio::io_context& io_;
   Options options_;
@@ -170,6 +182,17 @@ class Replica {
   // Single-voter reads waiting for apply to reach the commit index they saw.
   std::multimap<uint64_t, ReadDone> local_reads_;
   std::vector<ReadDone> reads_after_refresh_;
+
+  // Writes this follower forwarded, by origin sequence number. Numbers start from the start-up
+  // time in microseconds, so an entry forwarded by an earlier run of this node (still being
+  // applied after a restart) never matches one of this run's.
+  struct Forward {
+    raft::NodeId leader = 0;
+    int64_t deadline_ms = 0;
+    WriteDone done;
+  };
+  std::map<uint64_t, Forward> forwards_;
+  uint64_t next_forward_seq_ = 0;
 
   size_t writes_in_flight_ = 0;
   bool stopping_ = false;

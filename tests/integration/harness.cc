@@ -274,12 +274,12 @@ void RespConnection::send_raw(const std::string& bytes) {
   }
 }
 
-resp::Value RespConnection::command(const std::vector<std::string>& args) {
+resp::Value RespConnection::command(const std::vector<std::string>& args, int timeout_ms) {
   std::string out = "*" + std::to_string(args.size()) + "\r\n";
   for (const std::string& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
   send_raw(out);
   for (;;) {
-    resp::Value v = read_value();
+    resp::Value v = read_value(timeout_ms);
     if (v.type == resp::Type::kPush) {
       pushes_.push_back(std::move(v));
       continue;
@@ -366,6 +366,10 @@ std::string run_shell(const std::string& command, int* status) {
   int rc = pclose(f);
   if (status != nullptr) *status = rc;
   return out;
+}
+
+std::string run_debian_python(const std::string& script, int* status) {
+  return run_shell("/usr/bin/python3 -c \"$(cat <<'EOF'\n" + script + "EOF\n)\" 2>&1", status);
 }
 
 }  // namespace dkv::testing

@@ -109,7 +109,8 @@ class RespConnection {
   RespConnection& operator=(const RespConnection&) = delete;
 
   bool connected() const { return fd_ >= 0; }
-  resp::Value command(const std::vector<std::string>& args);
+  // Sends the command and reads its reply (a null Value with str "<closed>" after timeout_ms).
+  resp::Value command(const std::vector<std::string>& args, int timeout_ms = 10'000);
   // Sends raw bytes (inline commands, pipelines, malformed input).
   void send_raw(const std::string& bytes);
   // Reads the next value of any kind, push or not; a null Value with str "<closed>" if the
@@ -136,5 +137,8 @@ std::string http_exchange(int port, const std::string& request);
 
 // Runs a shell command; returns its stdout (stderr goes to the test log) and sets *status.
 std::string run_shell(const std::string& command, int* status = nullptr);
+// Runs a Python script with Debian's /usr/bin/python3 (which has python3-redis; the python3
+// first on PATH may not); returns stdout and stderr together.
+std::string run_debian_python(const std::string& script, int* status = nullptr);
 
 }  // namespace dkv::testing

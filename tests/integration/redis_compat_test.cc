@@ -354,7 +354,7 @@ TEST_F(RedisCompatTest, RedisCliAndPythonClientWork) {
       "assert r.delete('py:a', 'py:c') == 2\n"
       "assert r.info()['redis_version'].startswith('7.')\n"
       "print('ok')\n";
-  out = run_shell("/usr/bin/python3 -c \"$(cat <<'EOF'\n" + script + "EOF\n)\" 2>&1", &status);
+  out = run_debian_python(script, &status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(out, "ok\n");
 }

@@ -135,7 +135,7 @@ TEST(RaftCodec, UnknownEnumValuesAreRefused) {
   EXPECT_FALSE(decode_conf_change(cc).has_value());
 
   std::string m = encode_message(Message{});
-  m[1] = static_cast<char>(static_cast<uint8_t>(MessageType::kTimeoutNow) + 1);
+  m[1] = static_cast<char>(static_cast<uint8_t>(MessageType::kForward) + 1);
   EXPECT_FALSE(decode_message(m).has_value());
 }
 
