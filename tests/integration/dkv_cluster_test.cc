@@ -2,8 +2,6 @@
 // writes to the leader and answers once it has applied them itself, serves linearizable reads
 // through a read index from the leader, and serves KV.WATCH and SNAPSHOT from its own state; a
 // write forwarded to a leader that stops answering fails saying its outcome is unknown.
-#include <signal.h>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,105 +11,35 @@
 namespace dkv::testing {
 namespace {
 
-// One member of a cluster bootstrapped with fixed Raft ports (the harness's DkvServerProcess
-// lets the kernel pick the Raft port, which a bootstrap list cannot name in advance).
-struct Member {
-  TempDir dir;
-  std::unique_ptr<ChildProcess> process;
-  int port = 0;
-};
-
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override { start({}); }
-
-  void start(const std::vector<std::string>& extra_flags) {
-    // A port free_port() found free can be taken before the member binds it (an outgoing
-    // connection's ephemeral port): start the whole cluster again on new ports then.
-    for (int attempt = 1; attempt <= 3; ++attempt) {
-      members_.clear();
-      std::string failure;
-      if (try_start(extra_flags, &failure)) return;
-      if (failure.find("cannot listen") == std::string::npos || attempt == 3) {
-        FAIL() << failure;
-      }
-    }
+  void SetUp() override {
+    cluster_ = std::make_unique<DkvCluster>(3, flags());
+    ASSERT_TRUE(cluster_->start());
   }
-
-  bool try_start(const std::vector<std::string>& extra_flags, std::string* failure) {
-    std::vector<int> raft_ports;
-    std::string bootstrap;
-    for (int id = 1; id <= 3; ++id) {
-      raft_ports.push_back(free_port());
-      if (!bootstrap.empty()) bootstrap += ",";
-      bootstrap += std::to_string(id) + "=127.0.0.1:" + std::to_string(raft_ports.back());
-    }
-    for (int id = 1; id <= 3; ++id) {
-      auto m = std::make_unique<Member>();
-      std::vector<std::string> argv = {
-          DKV_SERVER_PATH, "--data-dir", m->dir.path() + "/data", "--node-id", std::to_string(id), "--bootstrap",
-          bootstrap, "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:" + std::to_string(raft_ports[id - 1]),
-          "--admin-listen", "127.0.0.1:0"};
-      argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-      m->process = std::make_unique<ChildProcess>(argv);
-      std::string line = m->process->wait_for_line(" ready: ", 20'000);
-      const size_t at = line.find("clients 127.0.0.1:");
-      if (at == std::string::npos) {
-        *failure = "member " + std::to_string(id) + " did not start: " + m->process->output();
-        return false;
-      }
-      m->port = std::stoi(line.substr(at + 18));
-      members_.push_back(std::move(m));
-    }
-    return true;
+  virtual std::vector<std::string> flags() const { return {}; }
+  // The client port of the member `i` places after member `id` (1-based; i = 0: `id` itself).
+  int port_of(int64_t id, int64_t i = 0) const {
+    return cluster_->port(static_cast<int>((id - 1 + i) % 3) + 1);
   }
+  int64_t await_leader(int64_t except = 0) { return cluster_->await_leader(static_cast<int>(except)); }
 
-  // Polls until a member says it leads (elections have no event a client can await) and a
-  // read through it succeeds; returns its id (1-based), or 0 after 30 s. `except` (1-based) is
-  // skipped: a stopped member would not answer.
-  int64_t await_leader(size_t except = 0) {
-    for (int i = 0; i < 1500; ++i) {
-      for (size_t m = 0; m < members_.size(); ++m) {
-        if (m + 1 == except) continue;
-        RespConnection c(members_[m]->port);
-        Value info = c.command({"INFO", "cluster"});
-        if (info.str.find("role:leader") != std::string::npos &&
-            c.command({"KV.COUNT"}).type == Type::kInteger) {
-          return static_cast<int64_t>(m) + 1;
-        }
-      }
-      usleep(20'000);
-    }
-    return 0;
-  }
-
-  std::vector<std::unique_ptr<Member>> members_;
+  std::unique_ptr<DkvCluster> cluster_;
 };
-
-// Whether the process has stopped (state T in /proc), within 10 s.
-bool await_stopped(int pid) {
-  for (int i = 0; i < 1000; ++i) {
-    std::string stat = run_shell("cat /proc/" + std::to_string(pid) + "/stat 2>/dev/null");
-    const size_t paren = stat.rfind(')');
-    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T') return true;
-    usleep(10'000);
-  }
-  return false;
-}
 
 // Members that snapshot (and drop their log) every 5 entries, so a lagging follower catches up
 // by installing a snapshot.
 class SnapshottingClusterTest : public ClusterTest {
  protected:
-  void SetUp() override { start({"--snapshot-entries", "5"}); }
+  std::vector<std::string> flags() const override { return {"--snapshot-entries", "5"}; }
 };
 
 TEST_F(ClusterTest, FollowersServeEveryCommandAndWatches) {
   const int64_t leader = await_leader();
   ASSERT_GT(leader, 0);
-  const int leader_port = members_[leader - 1]->port;
-  const int follower_port = members_[leader % 3]->port;  // another member
-  const int other_port = members_[(leader + 1) % 3]->port;  // the third
+  const int leader_port = port_of(leader);
+  const int follower_port = port_of(leader, 1);  // another member
+  const int other_port = port_of(leader, 2);     // the third
 
   auto watcher = resp3(follower_port);
   Value id = watcher->command({"KV.WATCH", "PREFIX", "cl:", "PREVKV"});
@@ -209,12 +137,10 @@ TEST_F(ClusterTest, FollowersServeEveryCommandAndWatches) {
 TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResume) {
   const int64_t leader = await_leader();
   ASSERT_GT(leader, 0);
-  const size_t follower = static_cast<size_t>(leader % 3);  // index of another member
-  auto c = resp3(members_[follower]->port);
+  auto c = resp3(port_of(leader, 1));  // through a follower
   ASSERT_EQ(c->command({"SET", "fo:k", "before"}).str, "OK");
 
-  members_[leader - 1]->process->signal(SIGSTOP);
-  ASSERT_TRUE(await_stopped(members_[leader - 1]->process->pid()));
+  ASSERT_TRUE(cluster_->pause(static_cast<int>(leader)));
   Value lost = c->command({"SET", "fo:k", "during"}, 15'000);
   ASSERT_EQ(code_of(lost), "UNAVAILABLE") << lost.debug_string();
   // Either the forward went out and its outcome is unknown, or no leader was known to send it to.
@@ -223,7 +149,7 @@ TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResum
               why.find("no leader") != std::string::npos || why.find("no other node") != std::string::npos)
       << why;
 
-  const int64_t next = await_leader(static_cast<size_t>(leader));
+  const int64_t next = await_leader(leader);
   ASSERT_GT(next, 0);
   ASSERT_NE(next, leader);
   Value ok;
@@ -235,9 +161,9 @@ TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResum
   }
   EXPECT_EQ(ok.str, "OK") << ok.debug_string();
 
-  members_[leader - 1]->process->signal(SIGCONT);
+  cluster_->resume(static_cast<int>(leader));
   // The old leader rejoins as a follower; its linearizable read sees the new leader's write.
-  auto old = resp3(members_[leader - 1]->port);
+  auto old = resp3(port_of(leader));
   Value got;
   for (int i = 0; i < 200; ++i) {
     got = old->command({"GET", "fo:k"});
@@ -252,10 +178,10 @@ TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResum
 TEST_F(SnapshottingClusterTest, ASnapshotInstallEndsTheFollowersWatchesWithLagging) {
   const int64_t leader = await_leader();
   ASSERT_GT(leader, 0);
-  auto c = resp3(members_[leader - 1]->port);
-  const size_t lagging = static_cast<size_t>(leader % 3);  // another member
+  auto c = resp3(port_of(leader));
+  const int lagging = static_cast<int>(leader % 3) + 1;  // another member
   const int64_t before = int_field(c->command({"KV.PUT", "snap:k", "0"}), "revision");
-  auto watcher = resp3(members_[lagging]->port);
+  auto watcher = resp3(cluster_->port(lagging));
   Value id = watcher->command({"KV.WATCH", "PREFIX", "snap:"});
   ASSERT_EQ(id.type, Type::kInteger) << id.debug_string();
   // The follower is up to date once its watch sees this write (it may see `before` first: its
@@ -268,13 +194,12 @@ TEST_F(SnapshottingClusterTest, ASnapshotInstallEndsTheFollowersWatchesWithLaggi
     if (event.elements[2].integer == seen) break;
   }
 
-  members_[lagging]->process->signal(SIGSTOP);
-  ASSERT_TRUE(await_stopped(members_[lagging]->process->pid()));
+  ASSERT_TRUE(cluster_->pause(lagging));
   // More writes, one at a time, than the leader pipelines to a follower (256 messages in
   // flight): the rest is compacted away before the follower wakes, so it needs a snapshot.
   int64_t last = 0;
   for (int i = 2; i < 600; ++i) last = int_field(c->command({"KV.PUT", "snap:k", std::to_string(i)}), "revision");
-  members_[lagging]->process->signal(SIGCONT);
+  cluster_->resume(lagging);
 
   // Changes it applied before it stopped may come first.
   Value end = watcher->next_push(30'000);

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <regex>
 
@@ -211,6 +212,108 @@ void DkvServerProcess::kill9() {
   process_->wait_exit(10'000);
 }
 
+DkvCluster::DkvCluster(int size, std::vector<std::string> extra_flags)
+    : extra_flags_(std::move(extra_flags)) {
+  for (int i = 0; i < size; ++i) members_.push_back(std::make_unique<Member>());
+}
+
+DkvCluster::~DkvCluster() {
+  for (auto& m : members_) {
+    if (m->process && m->process->running()) m->process->signal(SIGCONT);  // a paused one too
+  }
+}
+
+bool DkvCluster::running(int id) const {
+  const auto& p = members_[id - 1]->process;
+  return p && p->running();
+}
+
+bool DkvCluster::start_member(int id, std::string* failure) {
+  Member& m = *members_[id - 1];
+  std::vector<std::string> argv = {
+      DKV_SERVER_PATH, "--data-dir", m.dir.path() + "/data", "--node-id", std::to_string(id),
+      "--bootstrap", bootstrap_, "--listen", "127.0.0.1:" + std::to_string(m.client_port),
+      "--raft-listen", "127.0.0.1:" + std::to_string(m.raft_port),
+      "--admin-listen", "127.0.0.1:" + std::to_string(m.admin_port)};
+  argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+  m.process = std::make_unique<ChildProcess>(argv);
+  if (!m.process->wait_for_line(" ready: ", 20'000).empty()) return true;
+  *failure = "member " + std::to_string(id) + " did not start:\n" + m.process->output();
+  return false;
+}
+
+bool DkvCluster::start() {
+  // A port free_port() found free can be taken before the member binds it (by an outgoing
+  // connection's ephemeral port): start the whole cluster again on new ports then.
+  std::string failure;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    bootstrap_.clear();
+    for (size_t i = 0; i < members_.size(); ++i) {
+      Member& m = *members_[i];
+      m.process.reset();
+      m.client_port = free_port();
+      m.raft_port = free_port();
+      m.admin_port = free_port();
+      if (!bootstrap_.empty()) bootstrap_ += ",";
+      bootstrap_ += std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(m.raft_port);
+    }
+    bool ok = true;
+    for (int id = 1; ok && id <= size(); ++id) ok = start_member(id, &failure);
+    if (ok) return true;
+    if (failure.find("cannot listen") == std::string::npos) break;
+  }
+  ADD_FAILURE() << failure;
+  return false;
+}
+
+void DkvCluster::kill9(int id) {
+  ChildProcess* p = process(id);
+  if (p == nullptr || !p->running()) return;
+  p->signal(SIGKILL);
+  p->wait_exit(10'000);
+}
+
+bool DkvCluster::restart(int id) {
+  kill9(id);
+  std::string failure;
+  if (start_member(id, &failure)) return true;
+  ADD_FAILURE() << failure;
+  return false;
+}
+
+bool DkvCluster::pause(int id) {
+  ChildProcess* p = process(id);
+  p->signal(SIGSTOP);
+  const std::string stat_path = "/proc/" + std::to_string(p->pid()) + "/stat";
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream in(stat_path);
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T') return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
+void DkvCluster::resume(int id) { process(id)->signal(SIGCONT); }
+
+int DkvCluster::await_leader(int except, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    for (int id = 1; id <= size(); ++id) {
+      if (id == except || !running(id)) continue;
+      RespConnection c(port(id), true);
+      resp::Value info = c.command({"INFO", "cluster"}, 2'000);
+      if (info.str.find("role:leader") != std::string::npos &&
+          c.command({"DBSIZE"}, 2'000).type == resp::Type::kInteger) {
+        return id;
+      }
+    }
+    usleep(20'000);
+  }
+  return 0;
+}
+
 RedisServerProcess::RedisServerProcess(std::vector<std::string> extra_flags)
     : extra_flags_(std::move(extra_flags)) {}
 
@@ -245,14 +348,14 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-RespConnection::RespConnection(int port) {
+RespConnection::RespConnection(int port, bool refusal_expected) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ADD_FAILURE() << "connect to port " << port << " failed";
+    if (!refusal_expected) ADD_FAILURE() << "connect to port " << port << " failed";
     close(fd_);
     fd_ = -1;
     return;

@@ -81,6 +81,49 @@ class DkvServerProcess {
   int admin_port_ = 0;
 };
 
+// A cluster of dkv-server members bootstrapped together on loopback. Each member has its own
+// data directory and fixed ports (client, Raft, admin), so a member restarted after kill -9
+// comes back at the same addresses. Members are numbered from 1, as their node ids.
+class DkvCluster {
+ public:
+  explicit DkvCluster(int size = 3, std::vector<std::string> extra_flags = {});
+  ~DkvCluster();
+  DkvCluster(const DkvCluster&) = delete;
+  DkvCluster& operator=(const DkvCluster&) = delete;
+
+  // Starts every member and waits for each one's "ready" line (on new ports if one cannot bind
+  // the port picked for it); ADD_FAILURE and false on failure.
+  bool start();
+  int size() const { return static_cast<int>(members_.size()); }
+  int port(int id) const { return members_[id - 1]->client_port; }
+  ChildProcess* process(int id) { return members_[id - 1]->process.get(); }
+  bool running(int id) const;
+
+  void kill9(int id);
+  // Starts a killed member again on its data directory and ports.
+  bool restart(int id);
+  // SIGSTOP, returning once the process is stopped; resume() sends SIGCONT.
+  bool pause(int id);
+  void resume(int id);
+  // The id of a member that says it leads (INFO) and answers a read, polling up to
+  // timeout_ms; 0 if none. `except` is not asked (a paused member would not answer).
+  int await_leader(int except = 0, int timeout_ms = 30'000);
+
+ private:
+  struct Member {
+    TempDir dir;
+    int client_port = 0;
+    int raft_port = 0;
+    int admin_port = 0;
+    std::unique_ptr<ChildProcess> process;
+  };
+  bool start_member(int id, std::string* failure);
+
+  std::vector<std::string> extra_flags_;
+  std::vector<std::unique_ptr<Member>> members_;
+  std::string bootstrap_;
+};
+
 // A redis-server without persistence (or with appendfsync always), for side-by-side checks.
 class RedisServerProcess {
  public:
@@ -103,7 +146,9 @@ int free_port();
 // arrive before a reply are queued in pushes() rather than returned as the reply.
 class RespConnection {
  public:
-  explicit RespConnection(int port);
+  // A refused connection fails the test unless `refusal_expected` (a member that may be down):
+  // connected() tells.
+  explicit RespConnection(int port, bool refusal_expected = false);
   ~RespConnection();
   RespConnection(const RespConnection&) = delete;
   RespConnection& operator=(const RespConnection&) = delete;
