@@ -8,7 +8,8 @@
 namespace dkv::core {
 namespace {
 
-// Version 2 added the origin after the timestamp; version 1 commands (no origin) still decode.
+// Version 2 added the origin and the session request after the timestamp; version 1 commands
+// (without them) still decode.
 constexpr uint8_t kFormatVersion = 2;
 
 // --- writing ---
@@ -419,6 +420,9 @@ std::string encode_command(const Command& command) {
   w.svarint(command.timestamp_ms);
   w.varint(command.origin.node);
   w.varint(command.origin.seq);
+  w.varint(command.session.id);
+  w.varint(command.session.seq);
+  w.varint(command.session.acked);
   std::visit([&](const auto& body) { write_body(w, body); }, command.body);
   std::string out(scratch);
   if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // keep no huge buffer
@@ -439,6 +443,9 @@ Result<Command> decode_command(std::string_view bytes) {
   if (version >= 2) {
     command.origin.node = r.varint();
     command.origin.seq = r.varint();
+    command.session.id = r.varint();
+    command.session.seq = r.varint();
+    command.session.acked = r.varint();
   }
   if (!r.ok()) return Status(Code::kInvalidArgument, "command header is truncated");
   if (!read_alternative(r, op, &command.body)) {

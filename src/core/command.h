@@ -182,10 +182,22 @@ struct Origin {
   friend bool operator==(const Origin&, const Origin&) = default;
 };
 
+// A client's numbered request, for exactly-once writes (StateMachine, "sessions"): the client
+// picks a random session id, numbers its writes 1, 2, ... and says with each the lowest number
+// it has not had an answer for yet (`acked`: answers below it may be forgotten). A write retried
+// with the same id and number is applied once; the retry gets the first answer. id 0: none.
+struct SessionRequest {
+  uint64_t id = 0;
+  uint64_t seq = 0;
+  uint64_t acked = 0;
+  friend bool operator==(const SessionRequest&, const SessionRequest&) = default;
+};
+
 struct Command {
   int64_t timestamp_ms = 0;
   CommandBody body;
   Origin origin;
+  SessionRequest session;
 };
 
 std::string encode_command(const Command& command);

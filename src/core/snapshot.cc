@@ -6,13 +6,15 @@
 #include <xxhash.h>
 
 #include "core/codec.h"
+#include "core/result_codec.h"
 #include "core/state_machine.h"
 
 namespace dkv::core {
 namespace {
 
 constexpr std::string_view kMagic = "DKVS";
-constexpr uint8_t kSnapshotVersion = 1;
+// Version 2 added the exactly-once session table at the end; version 1 images still load.
+constexpr uint8_t kSnapshotVersion = 2;
 
 void write_record_body(ByteWriter& w, const Record& r) {
   RecordMeta m = r.meta();
@@ -107,6 +109,18 @@ std::string StateMachine::save_snapshot() const {
     }
   }
 
+  w.varint(sessions_.size());
+  for (const auto& [id, s] : sessions_) {
+    w.varint(id);
+    w.svarint(s.last_used_ms);
+    w.varint(s.acked);
+    w.varint(s.answers.size());
+    for (const auto& [seq, answer] : s.answers) {
+      w.varint(seq);
+      write_result(w, answer);
+    }
+  }
+
   w.fixed64(XXH64(out.data(), out.size(), 0));
   return out;
 }
@@ -120,6 +134,8 @@ void StateMachine::reset() {
   locks_.clear();
   elections_.clear();
   labels_.clear();
+  sessions_.clear();
+  sessions_by_use_.clear();
   revision_ = 0;
   compacted_ = 0;
   clock_ms_ = 0;
@@ -139,7 +155,8 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
   ByteReader trailer(bytes.substr(bytes.size() - 8));
   if (trailer.fixed64() != XXH64(body.data(), body.size(), 0)) return corrupt("checksum mismatch");
   ByteReader r(body.substr(kMagic.size()));
-  if (uint8_t version = r.u8(); version != kSnapshotVersion) {
+  const uint8_t version = r.u8();
+  if (version != kSnapshotVersion && version != 1) {
     return corrupt("unsupported format version " + std::to_string(version));
   }
   revision_ = r.svarint();
@@ -209,6 +226,23 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
       e.queue.push_back(std::move(c));
     }
     elections_.emplace(std::move(name), std::move(e));
+  }
+
+  n = version >= 2 ? r.count(4) : 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint64_t id = r.varint();
+    ClientSession s;
+    s.last_used_ms = r.svarint();
+    s.acked = r.varint();
+    uint64_t answers = r.count(3);
+    for (uint64_t j = 0; j < answers && r.ok(); ++j) {
+      const uint64_t seq = r.varint();
+      CommandResult answer;
+      if (!read_result(r, &answer)) return corrupt("a session's answer does not decode");
+      s.answers.emplace(seq, std::move(answer));
+    }
+    sessions_by_use_.insert({s.last_used_ms, id});
+    sessions_.emplace(id, std::move(s));
   }
 
   if (!r.ok()) return corrupt("truncated or malformed body");

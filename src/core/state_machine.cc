@@ -111,6 +111,11 @@ CommandResult StateMachine::apply_encoded(std::string_view bytes, std::vector<Ev
 
 CommandResult StateMachine::apply(const Command& command, std::vector<Event>* events) {
   clock_ms_ = std::max(clock_ms_, command.timestamp_ms);
+  if (command.session.id != 0) {
+    CommandResult refusal;
+    if (const CommandResult* first = replay(command.session, clock_ms_, &refusal)) return *first;
+    if (!refusal.status.ok()) return refusal;
+  }
   Write w;
   w.revision = revision_ + 1;
   w.now = clock_ms_;
@@ -119,7 +124,51 @@ CommandResult StateMachine::apply(const Command& command, std::vector<Event>* ev
   if (w.changed) revision_ = w.revision;
   // The command's events are built: versions it replaced within its own revision can go.
   keys_.release_superseded();
+  if (command.session.id != 0) remember(command.session, result);
   return result;
+}
+
+// --- exactly-once sessions ---
+
+void StateMachine::touch_session(uint64_t id, ClientSession& s, int64_t now) {
+  sessions_by_use_.erase({s.last_used_ms, id});
+  s.last_used_ms = std::max(s.last_used_ms, now);
+  sessions_by_use_.insert({s.last_used_ms, id});
+}
+
+const CommandResult* StateMachine::replay(const SessionRequest& req, int64_t now,
+                                          CommandResult* refusal) {
+  // Sessions idle too long go first, then the least recently used beyond the bound.
+  while (!sessions_by_use_.empty()) {
+    auto [used, id] = *sessions_by_use_.begin();
+    if (id == req.id) break;
+    if (used + kSessionIdleMs > now && sessions_.size() < kMaxSessions) break;
+    sessions_by_use_.erase(sessions_by_use_.begin());
+    sessions_.erase(id);
+  }
+  auto [it, fresh] = sessions_.try_emplace(req.id);
+  ClientSession& s = it->second;
+  if (fresh) s.last_used_ms = now;
+  touch_session(req.id, s, now);
+  if (auto a = s.answers.find(req.seq); a != s.answers.end()) return &a->second;
+  if (req.seq < s.acked) {
+    *refusal = Status(Code::kInvalidArgument,
+                      "request " + std::to_string(req.seq) + " of session " + std::to_string(req.id) +
+                          " was answered before and its answer is forgotten (the session acknowledged "
+                          "every request below " + std::to_string(s.acked) + ")");
+  }
+  return nullptr;
+}
+
+void StateMachine::remember(const SessionRequest& req, const CommandResult& result) {
+  ClientSession& s = sessions_[req.id];
+  s.answers.emplace(req.seq, result);
+  s.acked = std::max(s.acked, req.acked);
+  while (!s.answers.empty() &&
+         (s.answers.begin()->first < s.acked || s.answers.size() > kMaxAnswersPerSession)) {
+    s.acked = std::max(s.acked, s.answers.begin()->first + 1);
+    s.answers.erase(s.answers.begin());
+  }
 }
 
 // --- key-value ---

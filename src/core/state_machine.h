@@ -25,6 +25,15 @@
 // deadline had already passed but which were not yet revoked: their keys, locks and elections
 // become live again, as in etcd. Holders must rely on fencing tokens, never on timing alone.
 //
+// Exactly-once writes ("sessions"): a command with a SessionRequest (command.h) is applied at
+// most once per (session id, number). The machine keeps, per session, the answers to numbers at
+// or above the session's `acked` mark, and replays the first answer to a retry (no new
+// revision, no events). A number below the mark was answered and forgotten: its retry gets
+// INVALID_ARGUMENT. At most kMaxSessions sessions and kMaxAnswersPerSession answers each are
+// kept; beyond them, and for sessions idle longer than kSessionIdleMs (leader time), the least
+// recently used go first, so a retry after that long may apply again. The table is replicated
+// state: it is in snapshots.
+//
 // Redis semantics: SET (PutOptions if_absent/if_exists/keep_ttl/expires_at_ms/prev_kv), GETDEL
 // (DeleteOptions::prev_kv), APPEND (AppendCmd), INCR & co (CounterAddCmd: WRONG_TYPE for a
 // non-integer value, OVERFLOW past int64, keeps expiry, lease and labels), EXPIRE & co and
@@ -91,6 +100,11 @@ class StateMachine {
   int64_t revision() const { return revision_; }
   int64_t compacted_revision() const { return compacted_; }
   StoreStats stats() const;
+
+  static constexpr size_t kMaxSessions = 10000;
+  static constexpr size_t kMaxAnswersPerSession = 1000;
+  static constexpr int64_t kSessionIdleMs = 3'600'000;
+  size_t sessions() const { return sessions_.size(); }
 
   // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
   // now_ms. They stay due until an ExpireCmd removes them.
@@ -207,6 +221,17 @@ class StateMachine {
   void reset();
   void rebuild_derived();  // timers, lease attachments, label index (after restore)
 
+  struct ClientSession {
+    int64_t last_used_ms = 0;
+    uint64_t acked = 0;                             // answers below this number are forgotten
+    absl::btree_map<uint64_t, CommandResult> answers;  // by request number
+  };
+  // The answer to replay for `req`, if it was applied before; otherwise nullptr (and the
+  // session is registered, evicting the least recently used beyond the bounds).
+  const CommandResult* replay(const SessionRequest& req, int64_t now, CommandResult* refusal);
+  void remember(const SessionRequest& req, const CommandResult& result);
+  void touch_session(uint64_t id, ClientSession& s, int64_t now);
+
   int64_t revision_ = 0;
   int64_t compacted_ = 0;   // reads below this revision get COMPACTED
   int64_t clock_ms_ = 0;    // largest leader timestamp applied
@@ -217,6 +242,8 @@ class StateMachine {
   absl::btree_map<std::string, LockOwner, std::less<>> locks_;
   absl::btree_map<std::string, Election, std::less<>> elections_;
   LabelIndex labels_;
+  absl::btree_map<uint64_t, ClientSession> sessions_;
+  absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 
   // Derived state: rebuilt from the above on restore, not part of snapshots.
   absl::node_hash_map<std::string, KeyTimer> key_timers_;

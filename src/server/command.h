@@ -43,6 +43,7 @@ struct Prepared {
   Kind kind = Kind::kImmediate;
   // kWrite
   core::CommandBody body;
+  core::SessionRequest session;  // SESSION.REQ: apply at most once per (id, number)
   std::function<void(core::CommandResult&, resp::Writer&)> on_result;
   // kKeysRead
   std::vector<std::string> keys;

@@ -250,12 +250,14 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
     case Kind::kSession:
       return complete(slot);
     case Kind::kWrite:
-      server_.replica().write(std::move(p.body), [weak, slot, protocol, on_result = std::move(p.on_result)](
-                                                     core::CommandResult result) {
-        resp::Writer out(&slot->reply, protocol);
-        on_result(result, out);
-        if (auto self = weak.lock()) self->complete_applied(slot);
-      });
+      server_.replica().write(
+          std::move(p.body),
+          [weak, slot, protocol, on_result = std::move(p.on_result)](core::CommandResult result) {
+            resp::Writer out(&slot->reply, protocol);
+            on_result(result, out);
+            if (auto self = weak.lock()) self->complete_applied(slot);
+          },
+          p.session);
       return;
     case Kind::kKeysRead: {
       Replica* replica = &server_.replica();

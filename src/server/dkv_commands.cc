@@ -974,6 +974,39 @@ Prepared cmd_snapshot(Context& c) {
   return p;
 }
 
+// SESSION.REQ id number acked command [arg ...] (protocol.md 3.9): `command`, a write, applied
+// at most once per (id, number); a retry gets the first answer. Reads run as they are.
+Prepared cmd_session_req(Context& c) {
+  const Args& a = c.args;
+  const auto id = parse_int(a[1]);
+  const auto seq = parse_int(a[2]);
+  const auto acked = parse_int(a[3]);
+  if (!id || *id <= 0) return error(c.out, "ERR", "session id must be a positive integer, got '" + a[1] + "'");
+  if (!seq || *seq <= 0) return error(c.out, "ERR", "request number must be a positive integer, got '" + a[2] + "'");
+  if (!acked || *acked < 0) {
+    return error(c.out, "ERR", "acked must be a non-negative integer, got '" + a[3] + "'");
+  }
+  const CommandSpec* spec = find_command(a[4]);
+  if (spec == nullptr) return error(c.out, "ERR", "unknown command '" + a[4] + "' in SESSION.REQ");
+  if (spec->name == "session.req") return error(c.out, "ERR", "SESSION.REQ cannot wrap SESSION.REQ");
+  const Args inner(a.begin() + 4, a.end());
+  const int n = static_cast<int>(inner.size());
+  if ((spec->arity > 0 && n != spec->arity) || (spec->arity < 0 && n < -spec->arity)) {
+    return arity_error(c.out, spec->name);
+  }
+  Context ic{c.server, c.replica, c.session, c.out, inner};
+  Prepared p = spec->handler(ic);
+  if (p.kind == Kind::kSession || p.kind == Kind::kAsync) {
+    return error(c.out, "ERR", "SESSION.REQ cannot wrap '" + spec->name +
+                                   "' in this form (connection state, or a WAIT)");
+  }
+  if (p.kind == Kind::kWrite) {
+    p.session = core::SessionRequest{static_cast<uint64_t>(*id), static_cast<uint64_t>(*seq),
+                                     static_cast<uint64_t>(*acked)};
+  }
+  return p;
+}
+
 }  // namespace
 
 void register_dkv_commands(std::vector<CommandSpec>& t) {
@@ -1021,6 +1054,7 @@ void register_dkv_commands(std::vector<CommandSpec>& t) {
   add("query", -2, {"readonly"}, 0, 0, 0, cmd_query);
   add("compact", 2, {"write", "admin"}, 0, 0, 0, cmd_compact);
   add("snapshot", 1, {"admin"}, 0, 0, 0, cmd_snapshot);
+  add("session.req", -5, {"write"}, 0, 0, 0, cmd_session_req);
 }
 
 }  // namespace dkv::server

@@ -163,14 +163,15 @@ Status Replica::failure() const { return node_->failure(); }
 
 // --- writes -----------------------------------------------------------------------------------
 
-void Replica::write(core::CommandBody body, WriteDone done) {
+void Replica::write(core::CommandBody body, WriteDone done, core::SessionRequest session) {
   if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader) {
     if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
-    return forward_write(std::move(body), std::move(done));
+    return forward_write(std::move(body), std::move(done), session);
   }
-  std::string data = core::encode_command(core::Command{now_ms(), std::move(body)});
+  std::string data =
+      core::encode_command(core::Command{now_ms(), std::move(body), core::Origin{}, session});
   ++writes_in_flight_;
   node_->propose(std::move(data), [this, done = std::move(done), alive = alive_](Status s, std::string) {
     if (!*alive) return;
@@ -184,11 +185,11 @@ void Replica::write(core::CommandBody body, WriteDone done) {
   });
 }
 
-void Replica::forward_write(core::CommandBody body, WriteDone done) {
+void Replica::forward_write(core::CommandBody body, WriteDone done, core::SessionRequest session) {
   const uint64_t seq = ++next_forward_seq_;
   // The leader stamps its own clock: the timestamp sent is a placeholder.
-  Status s = node_->forward(
-      core::encode_command(core::Command{0, std::move(body), core::Origin{options_.node_id, seq}}));
+  Status s = node_->forward(core::encode_command(
+      core::Command{0, std::move(body), core::Origin{options_.node_id, seq}, session}));
   if (!s.ok()) return done(std::move(s));
   ++writes_in_flight_;
   forwards_.emplace(seq, Forward{node_->raft().leader(),

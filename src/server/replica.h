@@ -92,7 +92,8 @@ class Replica {
   // `timeout`), then stops Raft and flushes the WAL.
   void shut_down(std::chrono::milliseconds timeout, std::function<void()> done);
 
-  void write(core::CommandBody body, WriteDone done);
+  // `session`: SESSION.REQ's id and number, applied at most once (core/state_machine.h).
+  void write(core::CommandBody body, WriteDone done, core::SessionRequest session = {});
   void read(ReadDone done);
 
   const core::StateMachine& machine() const { return machine_; }
@@ -145,7 +146,7 @@ class Replica {
   void serve_local_reads();
   void release_reads_after_refresh();
   void maybe_finish_shutdown();
-  void forward_write(core::CommandBody body, WriteDone done);
+  void forward_write(core::CommandBody body, WriteDone done, core::SessionRequest session);
   void on_forwarded(raft::NodeId from, std::string data);
   void finish_forward(uint64_t seq, core::CommandResult result);
   void fail_forwards(const std::function<bool(raft::NodeId leader, int64_t deadline)>& which,

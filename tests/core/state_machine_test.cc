@@ -424,12 +424,13 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
       LeaseRefreshCmd{}};
   ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
   for (const CommandBody& body : bodies) {
-    Command c{kT0, body, Origin{3, 1u << 20}};
+    Command c{kT0, body, Origin{3, 1u << 20}, SessionRequest{~0ull, 7, 5}};
     std::string bytes = encode_command(c);
     Result<Command> back = decode_command(bytes);
     ASSERT_TRUE(back.ok()) << back.status().to_string();
     EXPECT_EQ(back->body.index(), body.index());
     EXPECT_EQ(back->origin, c.origin);
+    EXPECT_EQ(back->session, c.session);
     EXPECT_EQ(encode_command(*back), bytes);
     // Every proper prefix is rejected, never misread.
     for (size_t n = 0; n < bytes.size(); ++n) {
@@ -439,10 +440,11 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
   }
   EXPECT_EQ(decode_command(std::string("\x01\xff\x00", 3)).code(), Code::kInvalidArgument);
   // Version 1 (before origins): a command logged by an older server still decodes. With
-  // timestamp 0 a version 2 command is 02 op 00 (timestamp) 00 00 (origin) body.
+  // timestamp 0 a version 2 command is 02 op 00 (timestamp) 00 00 (origin) 00 00 00 (session)
+  // body.
   std::string v2 = encode_command(Command{0, LeaseRefreshCmd{}, Origin{}});
-  ASSERT_EQ(v2.substr(2, 3), std::string(3, '\0'));
-  std::string v1 = "\x01" + v2.substr(1, 2) + v2.substr(5);
+  ASSERT_EQ(v2.substr(2, 6), std::string(6, '\0'));
+  std::string v1 = "\x01" + v2.substr(1, 2) + v2.substr(8);
   Result<Command> old = decode_command(v1);
   ASSERT_TRUE(old.ok()) << old.status().to_string();
   EXPECT_TRUE(std::holds_alternative<LeaseRefreshCmd>(old->body));
