@@ -1,6 +1,7 @@
 #include "client/remote.h"
 
 #include <charconv>
+#include <random>
 
 namespace dkv {
 
@@ -30,8 +31,23 @@ std::optional<client::Endpoint> leader_of(const Value& reply) {
 
 }  // namespace
 
+namespace {
+uint64_t random_session_id() {
+  std::random_device rd;
+  const uint64_t id = ((uint64_t{rd()} << 32) ^ rd()) & ((uint64_t{1} << 63) - 1);
+  return id == 0 ? 1 : id;
+}
+
+// A follower's answer to a forwarded write whose entry did not come back: it may have applied.
+bool outcome_unknown(const Value& reply) {
+  return reply.is_error() && reply.error_code() == "UNAVAILABLE" &&
+         reply.error_message().find("may or may not have been applied") != std::string_view::npos;
+}
+}  // namespace
+
 Remote::Remote(std::vector<client::Endpoint> endpoints, Options options)
     : options_(options),
+      session_id_(random_session_id()),
       pool_(std::move(endpoints),
             client::PoolOptions{options.pool_size, options.connect_timeout_ms,
                                 options.backoff_initial_ms, options.backoff_max_ms}) {}
@@ -48,10 +64,45 @@ void Remote::set_endpoints(std::vector<client::Endpoint> endpoints) {
   pool_.set_endpoints(std::move(endpoints));
 }
 
-Result<std::vector<Value>> Remote::pipeline(const std::vector<Args>& requests, Retry retry,
+std::vector<Args> Remote::session_requests(const std::vector<Args>& writes,
+                                           std::vector<uint64_t>* numbers) {
+  std::lock_guard lock(session_mu_);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    numbers->push_back(next_number_);
+    unanswered_.insert(next_number_++);
+  }
+  const std::string acked = num(static_cast<int64_t>(*unanswered_.begin()));
+  std::vector<Args> out;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    Args args = {"SESSION.REQ", num(static_cast<int64_t>(session_id_)),
+                 num(static_cast<int64_t>((*numbers)[i])), acked};
+    args.insert(args.end(), writes[i].begin(), writes[i].end());
+    out.push_back(std::move(args));
+  }
+  return out;
+}
+
+void Remote::end_session_requests(const std::vector<uint64_t>& numbers) {
+  std::lock_guard lock(session_mu_);
+  for (uint64_t n : numbers) unanswered_.erase(n);
+}
+
+Result<std::vector<Value>> Remote::pipeline(const std::vector<Args>& writes_or_reads, Retry retry,
                                             int64_t wait_ms) {
+  // Exactly-once writes may be sent again, like reads, whatever happened to the first send.
+  std::vector<uint64_t> numbers;
+  const bool sessioned = retry == Retry::kUnsafe && options_.exactly_once && !writes_or_reads.empty();
+  const std::vector<Args> wrapped = sessioned ? session_requests(writes_or_reads, &numbers) : std::vector<Args>{};
+  const std::vector<Args>& requests = sessioned ? wrapped : writes_or_reads;
+  struct EndRequests {
+    Remote* self;
+    const std::vector<uint64_t>& numbers;
+    ~EndRequests() { if (!numbers.empty()) self->end_session_requests(numbers); }
+  } end_requests{this, numbers};
+  int attempts = 1;
+  const int max_attempts = sessioned ? std::max(1, options_.write_attempts) : 2;
+  if (sessioned) retry = Retry::kSafe;
   int redirects = 0;
-  bool retried = false;
   for (;;) {
     Result<client::ConnectionPool::Borrowed> conn =
         pool_.borrow(deadline_after(options_.request_timeout_ms));
@@ -69,8 +120,8 @@ Result<std::vector<Value>> Remote::pipeline(const std::vector<Args>& requests, R
       }
     }
     if (!failure.ok()) {
-      if (retry == Retry::kSafe && !retried) {
-        retried = true;
+      if (retry == Retry::kSafe && attempts < max_attempts) {
+        ++attempts;
         continue;
       }
       if (retry == Retry::kUnsafe && !sent.ok()) {
@@ -80,6 +131,11 @@ Result<std::vector<Value>> Remote::pipeline(const std::vector<Args>& requests, R
                     retry == Retry::kUnsafe
                         ? failure.message() + "; the write may or may not have applied"
                         : failure.message());
+    }
+    if (sessioned && attempts < max_attempts &&
+        std::any_of(replies.begin(), replies.end(), outcome_unknown)) {
+      ++attempts;  // answered writes are replayed, not applied again
+      continue;
     }
     if (!replies.empty() && redirects < options_.max_redirects) {
       if (std::optional<client::Endpoint> leader = leader_of(replies.front())) {

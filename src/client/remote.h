@@ -4,7 +4,11 @@
 // the command, and wait for its reply within `request_timeout_ms` (plus the WAIT of a blocking
 // LOCK.ACQUIRE / ELECT.CAMPAIGN). Bulk calls pipeline their commands on one connection. A
 // connection the server closed is replaced with backoff; a read whose connection breaks is
-// retried once on a new one; a write is not (it may have applied): it fails with UNAVAILABLE.
+// retried once on a new one. Writes are exactly-once (Options::exactly_once): each is sent as
+// SESSION.REQ with this client's random session id and the write's number, so one whose outcome
+// is unknown (the connection broke after sending, or a follower answered "may or may not have
+// been applied") is sent again, possibly to another endpoint, and the server applies it once and
+// replays the first answer. Without it, such a write fails with UNAVAILABLE.
 // A NOTLEADER reply naming the leader redirects the call there (nothing was applied); other
 // replies, UNAVAILABLE included, are the caller's to act on (only it knows whether a retry is
 // safe).
@@ -29,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +55,9 @@ class Remote final : public Client {
     int64_t backoff_initial_ms = 20;
     int64_t backoff_max_ms = 1'000;
     int max_redirects = 3;  // NOTLEADER hops per call
+    // Writes as SESSION.REQ (see above), sent up to `write_attempts` times in all.
+    bool exactly_once = true;
+    int write_attempts = 4;
     // Undelivered events a watch may queue (its handler being slow) before it is ended with
     // LAGGING.
     size_t watch_max_pending = 10'000;
@@ -133,8 +141,16 @@ class Remote final : public Client {
   // One command; an error reply comes back as its Status.
   Result<resp::Value> call(client::Args args, Retry retry, int64_t wait_ms = 0);
   client::WatchStream& watch_stream();
+  // Wraps each write in SESSION.REQ with a new number; end_session_requests() when answered.
+  std::vector<client::Args> session_requests(const std::vector<client::Args>& writes,
+                                             std::vector<uint64_t>* numbers);
+  void end_session_requests(const std::vector<uint64_t>& numbers);
 
   const Options options_;
+  const uint64_t session_id_;  // random, 1 .. 2^63-1
+  std::mutex session_mu_;
+  uint64_t next_number_ = 1;
+  std::set<uint64_t> unanswered_;  // numbers sent and not yet answered (their minimum is `acked`)
   client::ConnectionPool pool_;
   std::mutex watch_mu_;
   std::unique_ptr<client::WatchStream> watches_;  // created by the first watch

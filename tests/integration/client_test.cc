@@ -3,6 +3,7 @@
 // elections, and error replies mapped to their Status codes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -845,6 +846,105 @@ TEST(RemoteTest, FollowsNotLeaderToTheLeaderAndSkipsDeadEndpoints) {
                                                      ",127.0.0.1:" + std::to_string(server.port()));
   ASSERT_TRUE(failover.ok()) << failover.status().to_string();
   EXPECT_EQ((*failover)->get("k")->value, "v");
+}
+
+// A TCP proxy to a server that, the first time it sees a SESSION.REQ, lets the request reach the
+// server and the answer come back, then cuts the client's connection without passing the
+// answer on: a write whose outcome the client cannot know.
+class AnswerDroppingProxy {
+ public:
+  explicit AnswerDroppingProxy(int server_port) : server_port_(server_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len);
+    ::listen(listener_, 8);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~AnswerDroppingProxy() {
+    ::shutdown(listener_, SHUT_RDWR);
+    thread_.join();
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+  int dropped() const { return dropped_; }
+
+ private:
+  void serve() {
+    for (;;) {
+      int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) return;
+      int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(server_port_));
+      ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      pump(client, server);  // one connection at a time is all the test needs
+      ::close(client);
+      ::close(server);
+    }
+  }
+  void pump(int client, int server) {
+    char buf[65536];
+    bool cut_next_answer = false;
+    for (;;) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(fds, 2, 10'000) <= 0) return;
+      if (fds[0].revents & (POLLIN | POLLHUP)) {
+        ssize_t n = ::recv(client, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        if (dropped_ == 0 && std::string_view(buf, static_cast<size_t>(n)).find("SESSION.REQ") != std::string_view::npos) {
+          cut_next_answer = true;
+        }
+        (void)::send(server, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP)) {
+        ssize_t n = ::recv(server, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        if (cut_next_answer) {
+          ++dropped_;
+          return;  // the server answered; the client never hears it
+        }
+        (void)::send(client, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+      }
+    }
+  }
+
+  int server_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<int> dropped_ = 0;
+  std::thread thread_;
+};
+
+// The client sends the write again with the same session number; the server applies it once
+// and replays its answer.
+TEST(RemoteTest, AWriteWhoseAnswerIsLostIsRetriedAndAppliedOnce) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  AnswerDroppingProxy proxy(server.port());
+  Remote::Options options;
+  options.pool_size = 1;
+  Remote remote({client::Endpoint{"127.0.0.1", static_cast<uint16_t>(proxy.port())}}, options);
+  Result<CounterResult> added = remote.counter_add("once", 1);
+  ASSERT_TRUE(added.ok()) << added.status().to_string();
+  EXPECT_EQ(proxy.dropped(), 1);
+  EXPECT_EQ(added->current, 1);
+  EXPECT_EQ(*remote.counter_get("once"), 1);  // applied once, though sent twice
+  testing::RespConnection direct(server.port());
+  EXPECT_EQ(direct.command({"GET", "once"}).str, "1");
+
+  // With exactly_once off, writes go out as they are: the proxy sees no SESSION.REQ to cut.
+  AnswerDroppingProxy proxy2(server.port());
+  options.exactly_once = false;
+  Remote plain({client::Endpoint{"127.0.0.1", static_cast<uint16_t>(proxy2.port())}}, options);
+  EXPECT_EQ(plain.counter_add("once", 1)->current, 2);
+  EXPECT_EQ(proxy2.dropped(), 0);
 }
 
 TEST(EmbeddedWaitTest, LockAcquireWaitUsesAWatch) {
