@@ -63,6 +63,13 @@ void RaftNode::step(raft::Message m) {
   schedule_pump();
 }
 
+Status RaftNode::transfer_leadership(raft::NodeId to) {
+  if (stopped_) return Status(Code::kCancelled, "the node is stopping");
+  Status s = raft_.transfer_leadership(to);
+  schedule_pump();
+  return s;
+}
+
 void RaftNode::campaign() {
   raft_.campaign();
   schedule_pump();

@@ -85,6 +85,8 @@ class RaftNode {
   // the answer was lost, or the leader could not serve it yet) it fails with UNAVAILABLE.
   void read_barrier(ReadDone done);
   void campaign();
+  // Leader only: hands leadership to voter `to` (Raft's TimeoutNow once it is up to date).
+  Status transfer_leadership(raft::NodeId to);
 
   const raft::Raft& raft() const { return raft_; }
   raft::Raft& raft() { return raft_; }

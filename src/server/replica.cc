@@ -405,6 +405,7 @@ void Replica::on_role_changed(const raft::SoftState& soft) {
   fail_forwards([&](raft::NodeId leader, int64_t) { return leader != soft.leader; },
                 "the leader changed while this write was forwarded to it; it may or may not have "
                 "been applied");
+  if (stopping_) maybe_finish_shutdown();
 }
 
 void Replica::schedule_duties() {
@@ -530,20 +531,54 @@ void Replica::shut_down(std::chrono::milliseconds timeout, std::function<void()>
   stopping_ = true;
   shutdown_done_ = std::move(done);
   duties_timer_.cancel();
+  const raft::Raft& r = node_->raft();
+  if (r.role() == raft::Role::kLeader) {
+    raft::NodeId best = 0;
+    uint64_t best_match = 0;
+    for (const raft::PeerStatus& p : r.peers()) {
+      const bool voter = std::find(r.conf().voters.begin(), r.conf().voters.end(), p.id) !=
+                         r.conf().voters.end();
+      if (p.id != options_.node_id && voter && (best == 0 || p.match > best_match)) {
+        best = p.id;
+        best_match = p.match;
+      }
+    }
+    if (best != 0 && node_->transfer_leadership(best).ok()) handing_over_to_ = best;
+  }
   shutdown_timer_ = std::make_unique<asio::steady_timer>(io_, timeout);
   shutdown_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
     if (ec || !*alive) return;
     fail_forwards([](raft::NodeId, int64_t) { return true; },
                   "the server is shutting down; the forwarded write may or may not have been applied");
     writes_in_flight_ = 0;  // give up on what did not finish in time
+    handing_over_to_ = 0;
     maybe_finish_shutdown();
   });
+  if (handing_over_to_ != 0) {
+    // Raft gives a transfer one election timeout; do not wait much longer for it.
+    handover_timer_ = std::make_unique<asio::steady_timer>(
+        io_, std::min<std::chrono::milliseconds>(timeout, 3 * options_.election_ticks * options_.tick));
+    handover_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
+      if (ec || !*alive || handing_over_to_ == 0) return;
+      std::fprintf(stderr, "dkv: leadership did not move to node %llu in time; stopping anyway\n",
+                   static_cast<unsigned long long>(handing_over_to_));
+      handing_over_to_ = 0;
+      maybe_finish_shutdown();
+    });
+  }
   maybe_finish_shutdown();
 }
 
 void Replica::maybe_finish_shutdown() {
   if (!stopping_ || writes_in_flight_ > 0 || !shutdown_done_) return;
+  if (handing_over_to_ != 0) {
+    if (node_->raft().role() == raft::Role::kLeader) return;  // on_role_changed calls again
+    std::fprintf(stderr, "dkv: handed leadership to node %llu\n",
+                 static_cast<unsigned long long>(handing_over_to_));
+    handing_over_to_ = 0;
+  }
   shutdown_timer_->cancel();
+  if (handover_timer_) handover_timer_->cancel();
   node_->stop();
   transport_->close();
   auto done = std::move(shutdown_done_);

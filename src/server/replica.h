@@ -89,7 +89,8 @@ class Replica {
 
   void start();
   // Stops taking commands and calls `done` once every write in flight has completed (or after
-  // `timeout`), then stops Raft and flushes the WAL.
+  // `timeout`), then stops Raft and flushes the WAL. A leader with other voters first hands
+  // leadership to the most up-to-date one, so the cluster does not wait out an election timeout.
   void shut_down(std::chrono::milliseconds timeout, std::function<void()> done);
 
   // `session`: SESSION.REQ's id and number, applied at most once (core/state_machine.h).
@@ -197,9 +198,11 @@ class Replica {
 
   size_t writes_in_flight_ = 0;
   bool stopping_ = false;
+  raft::NodeId handing_over_to_ = 0;  // shutting down: leadership is moving there
   bool serve_posted_ = false;  // a deliver + serve_local_reads is queued on the loop
   std::function<void()> shutdown_done_;
   std::unique_ptr<asio::steady_timer> shutdown_timer_;
+  std::unique_ptr<asio::steady_timer> handover_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

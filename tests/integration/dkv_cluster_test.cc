@@ -2,6 +2,8 @@
 // writes to the leader and answers once it has applied them itself, serves linearizable reads
 // through a read index from the leader, and serves KV.WATCH and SNAPSHOT from its own state; a
 // write forwarded to a leader that stops answering fails saying its outcome is unknown.
+#include <sys/wait.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -171,6 +173,34 @@ TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResum
     usleep(50'000);
   }
   EXPECT_EQ(got.str, "after") << got.debug_string();
+}
+
+// SIGTERM on the leader hands leadership to another voter before the process exits, so writes
+// resume without waiting out an election timeout; the stopped member's data is intact.
+TEST_F(ClusterTest, AStoppingLeaderHandsLeadershipOver) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto c = resp3(port_of(leader, 1));
+  ASSERT_EQ(c->command({"SET", "ho:k", "1"}).str, "OK");
+  ChildProcess* p = cluster_->process(static_cast<int>(leader));
+  p->signal(SIGTERM);
+  const std::string line = p->wait_for_line("handed leadership to node", 10'000);
+  ASSERT_FALSE(line.empty()) << p->output();
+  const int status = p->wait_exit(10'000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const int64_t next = await_leader(leader);
+  ASSERT_GT(next, 0);
+  EXPECT_NE(line.find("handed leadership to node " + std::to_string(next)), std::string::npos) << line;
+  EXPECT_EQ(c->command({"SET", "ho:k", "2"}).str, "OK");
+  ASSERT_TRUE(cluster_->restart(static_cast<int>(leader)));
+  auto back = resp3(port_of(leader));
+  Value got;
+  for (int i = 0; i < 100; ++i) {  // it may need a moment to hear from the leader
+    got = back->command({"GET", "ho:k"});
+    if (got.type != Type::kError) break;
+    usleep(50'000);
+  }
+  EXPECT_EQ(got.str, "2");
 }
 
 // A follower that installs a snapshot skipped revisions its watches never saw: each ends with
