@@ -138,6 +138,68 @@ Result<Fence> parse_fence(const std::vector<std::string>& fence) {
 
 }  // namespace
 
+// `dkv status` with several endpoints: each member's own view (INFO), one row per endpoint, and
+// each one's lag behind the most advanced applied index seen.
+int print_cluster_status(const std::vector<client::Endpoint>& members, bool json) {
+  struct Row {
+    std::string endpoint, node = "-", role = "unreachable", leader = "-", term = "-";
+    int64_t applied = -1;
+    std::string revision = "-", keys = "-";
+  };
+  std::vector<Row> rows;
+  int64_t most = 0;
+  for (const client::Endpoint& e : members) {
+    Row row;
+    row.endpoint = e.to_string();
+    Remote::Options o;
+    o.connect_timeout_ms = 500;
+    o.request_timeout_ms = 2'000;
+    Remote one({e}, o);
+    auto info = one.info();
+    if (info.ok()) {
+      std::map<std::string, std::string> f(info->begin(), info->end());
+      row.node = f["node_id"];
+      row.role = f["role"];
+      row.leader = f["leader_id"];
+      row.term = f["term"];
+      row.applied = f["applied_index"].empty() ? 0 : std::stoll(f["applied_index"]);
+      row.revision = f["revision"];
+      row.keys = "0";
+      if (auto it = f.find("db0"); it != f.end() && it->second.starts_with("keys=")) {
+        row.keys = it->second.substr(5, it->second.find(',') - 5);
+      }
+      most = std::max(most, row.applied);
+    }
+    rows.push_back(std::move(row));
+  }
+  if (json) {
+    Json j;
+    j.begin_array();
+    for (const Row& r : rows) {
+      j.begin_object().key("endpoint").string(r.endpoint).key("role").string(r.role);
+      if (r.applied >= 0) {
+        j.key("node").number(std::stoll(r.node)).key("leader").number(std::stoll(r.leader));
+        j.key("term").number(std::stoll(r.term)).key("applied_index").number(r.applied);
+        j.key("lag").number(most - r.applied).key("revision").number(std::stoll(r.revision));
+        j.key("keys").number(std::stoll(r.keys));
+      }
+      j.end_object();
+    }
+    print_json(j.end_array());
+  } else {
+    std::vector<std::vector<std::string>> cells;
+    for (const Row& r : rows) {
+      const bool up = r.applied >= 0;
+      cells.push_back({r.endpoint, r.node, r.role, r.leader, r.term, up ? std::to_string(r.applied) : "-",
+                       up ? std::to_string(most - r.applied) : "-", r.revision, r.keys});
+    }
+    print(table({"ENDPOINT", "NODE", "ROLE", "LEADER", "TERM", "APPLIED", "LAG", "REVISION", "KEYS"}, cells));
+  }
+  bool any = false;
+  for (const Row& r : rows) any = any || r.applied >= 0;
+  return any ? 0 : 1;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"dkv: command-line client for DKV"};
   app.require_subcommand(1);
@@ -676,10 +738,16 @@ int run(int argc, char** argv) {
   });
 
   // --- status ---
-  auto* status = app.add_subcommand("status", "The node's id, role, revision, keys and memory");
+  auto* status = app.add_subcommand(
+      "status", "The node's id, role, revision, keys and memory; with several endpoints, a row per member");
   status->callback([&] {
     action = [&](Client& c) {
       std::vector<std::pair<std::string, std::string>> rows;
+      std::string list = g.endpoints.starts_with("dkv://") ? g.endpoints.substr(6) : g.endpoints;
+      auto members = client::parse_endpoints(list);
+      if (dynamic_cast<Remote*>(&c) != nullptr && members.ok() && members->size() > 1) {
+        return print_cluster_status(*members, g.json);
+      }
       if (auto* remote = dynamic_cast<Remote*>(&c)) {
         auto info = remote->info();
         if (!info.ok()) return fail(info.status());

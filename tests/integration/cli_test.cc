@@ -211,3 +211,37 @@ TEST_F(CliTest, LeaseKeepaliveRenewsUntilInterrupted) {
 
 }  // namespace
 }  // namespace dkv::testing
+
+namespace dkv::testing {
+namespace {
+
+// `dkv status` with every member's endpoint: one row per member, one leader, and a member that
+// is down shown as unreachable.
+TEST(CliClusterTest, StatusShowsEveryMember) {
+  DkvCluster cluster(3);
+  ASSERT_TRUE(cluster.start());
+  const int leader = cluster.await_leader();
+  ASSERT_GT(leader, 0);
+  std::string endpoints;
+  for (int id = 1; id <= 3; ++id) endpoints += (id > 1 ? "," : "") + std::string("127.0.0.1:") + std::to_string(cluster.port(id));
+  int code = -1;
+  std::string out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " status 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.rfind("ENDPOINT", 0), 0u) << out;
+  size_t leaders = 0, followers = 0;
+  for (size_t at = 0; (at = out.find(" leader ", at)) != std::string::npos; ++at) ++leaders;
+  for (size_t at = 0; (at = out.find(" follower ", at)) != std::string::npos; ++at) ++followers;
+  EXPECT_EQ(leaders, 1u) << out;
+  EXPECT_EQ(followers, 2u) << out;
+
+  const int down = leader % 3 + 1;
+  cluster.kill9(down);
+  out = run_shell(DKV_CLI_PATH " --json --endpoints " + endpoints + " status 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"endpoint\":\"127.0.0.1:" + std::to_string(cluster.port(down)) + "\",\"role\":\"unreachable\""),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("\"lag\":"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace dkv::testing
