@@ -156,6 +156,10 @@ void write_body(ByteWriter& w, const ReadCmd& c) {
   for (const std::string& k : c.keys) w.bytes(k);
 }
 void write_body(ByteWriter&, const LeaseRefreshCmd&) {}
+void write_body(ByteWriter& w, const MemberAddressCmd& c) {
+  w.varint(c.node);
+  w.bytes(c.raft_address);
+}
 void write_body(ByteWriter& w, const MultiCmd& c) {
   w.varint(c.watched.size());
   for (const WatchedKey& k : c.watched) {
@@ -345,6 +349,10 @@ void read_body(ByteReader& r, ReadCmd& c) {
 }
 void read_body(ByteReader& r, MultiCmd& c);  // below: it reads nested commands
 void read_body(ByteReader&, LeaseRefreshCmd&) {}
+void read_body(ByteReader& r, MemberAddressCmd& c) {
+  c.node = r.varint();
+  c.raft_address = r.bytes();
+}
 
 // Builds the alternative with wire op code `op` and reads its body.
 template <size_t I = 0>
@@ -401,7 +409,8 @@ constexpr std::string_view kCommandNames[] = {
     "Put",        "Delete",      "MultiPut",       "MultiDelete", "Clear",     "Expire",
     "CounterAdd", "CounterSet",  "LeaseGrant",     "LeaseKeepAlive", "LeaseRevoke",
     "LockAcquire", "LockRelease", "Campaign",      "Resign",      "Proclaim",  "Txn",
-    "Compact",    "Append",      "KeyTtl",         "Read",        "Multi",     "LeaseRefresh"};
+    "Compact",    "Append",      "KeyTtl",         "Read",        "Multi",     "LeaseRefresh",
+    "MemberAddress"};
 static_assert(std::size(kCommandNames) == std::variant_size_v<CommandBody>);
 
 }  // namespace

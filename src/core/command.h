@@ -160,13 +160,21 @@ struct MultiCmd {
 // ExpireCmd: every lease's deadline becomes max(deadline, timestamp + ttl). Changes no revision
 // and emits nothing. -> std::monostate.
 struct LeaseRefreshCmd {};
+// Records (or, with an empty address, forgets) the Raft address of a cluster member, so that
+// every member, and one restored from a snapshot, can reach members added after it started.
+// Proposed by the leader before the membership change that adds the node. -> std::monostate.
+struct MemberAddressCmd {
+  uint64_t node = 0;
+  std::string raft_address;  // host:port
+};
 
 // The order of alternatives is the wire op code: append only.
 using CommandBody =
     std::variant<PutCmd, DeleteCmd, MultiPutCmd, MultiDeleteCmd, ClearCmd, ExpireCmd,
                  CounterAddCmd, CounterSetCmd, LeaseGrantCmd, LeaseKeepAliveCmd, LeaseRevokeCmd,
                  LockAcquireCmd, LockReleaseCmd, CampaignCmd, ResignCmd, ProclaimCmd, TxnCmd,
-                 CompactCmd, AppendCmd, KeyTtlCmd, ReadCmd, MultiCmd, LeaseRefreshCmd>;
+                 CompactCmd, AppendCmd, KeyTtlCmd, ReadCmd, MultiCmd, LeaseRefreshCmd,
+                 MemberAddressCmd>;
 
 // One queued command of a MultiCmd.
 struct MultiOp {

@@ -13,7 +13,8 @@ namespace dkv::core {
 namespace {
 
 constexpr std::string_view kMagic = "DKVS";
-// Version 2 added the exactly-once session table at the end; version 1 images still load.
+// Version 2 added the exactly-once session table and the member address table at the end;
+// version 1 images still load.
 constexpr uint8_t kSnapshotVersion = 2;
 
 void write_record_body(ByteWriter& w, const Record& r) {
@@ -121,6 +122,12 @@ std::string StateMachine::save_snapshot() const {
     }
   }
 
+  w.varint(member_addresses_.size());
+  for (const auto& [node, address] : member_addresses_) {
+    w.varint(node);
+    w.bytes(address);
+  }
+
   w.fixed64(XXH64(out.data(), out.size(), 0));
   return out;
 }
@@ -136,6 +143,7 @@ void StateMachine::reset() {
   labels_.clear();
   sessions_.clear();
   sessions_by_use_.clear();
+  member_addresses_.clear();
   revision_ = 0;
   compacted_ = 0;
   clock_ms_ = 0;
@@ -243,6 +251,12 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
     }
     sessions_by_use_.insert({s.last_used_ms, id});
     sessions_.emplace(id, std::move(s));
+  }
+
+  n = version >= 2 ? r.count(2) : 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint64_t node = r.varint();
+    member_addresses_[node] = std::string(r.bytes());
   }
 
   if (!r.ok()) return corrupt("truncated or malformed body");

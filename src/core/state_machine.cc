@@ -649,6 +649,16 @@ CommandResult StateMachine::on(Write& w, const LeaseKeepAliveCmd& c) {
   return KeepAliveResult{lease->ttl_ms};
 }
 
+CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
+  if (c.node == 0) return invalid("node id 0 is reserved");
+  if (c.raft_address.empty()) {
+    member_addresses_.erase(c.node);
+  } else {
+    member_addresses_[c.node] = c.raft_address;
+  }
+  return CommandResult();
+}
+
 CommandResult StateMachine::on(Write& w, const LeaseRefreshCmd&) {
   for (auto& [id, lease] : leases_) {
     const int64_t deadline =

@@ -105,6 +105,8 @@ class StateMachine {
   static constexpr size_t kMaxAnswersPerSession = 1000;
   static constexpr int64_t kSessionIdleMs = 3'600'000;
   size_t sessions() const { return sessions_.size(); }
+  // Raft addresses of cluster members recorded by MemberAddressCmd, by node id.
+  const absl::btree_map<uint64_t, std::string>& member_addresses() const { return member_addresses_; }
 
   // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
   // now_ms. They stay due until an ExpireCmd removes them.
@@ -217,6 +219,7 @@ class StateMachine {
   CommandResult on(Write& w, const ReadCmd& c);
   CommandResult on(Write& w, const MultiCmd& c);
   CommandResult on(Write& w, const LeaseRefreshCmd& c);
+  CommandResult on(Write& w, const MemberAddressCmd& c);
 
   void reset();
   void rebuild_derived();  // timers, lease attachments, label index (after restore)
@@ -243,6 +246,7 @@ class StateMachine {
   absl::btree_map<std::string, Election, std::less<>> elections_;
   LabelIndex labels_;
   absl::btree_map<uint64_t, ClientSession> sessions_;
+  absl::btree_map<uint64_t, std::string> member_addresses_;
   absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 
   // Derived state: rebuilt from the above on restore, not part of snapshots.

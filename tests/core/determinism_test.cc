@@ -432,6 +432,7 @@ struct CommandPrinter {
     o << "]";
   }
   void operator()(const LeaseRefreshCmd&) { o << "LeaseRefresh"; }
+  void operator()(const MemberAddressCmd& c) { o << "MemberAddress " << c.node << " " << c.raft_address; }
 };
 
 void pr(Out& o, const Command& c) {
@@ -473,7 +474,7 @@ class Workload {
   Command next() {
     Command c;
     c.timestamp_ms = now_;
-    int kind = pick(120);
+    int kind = pick(122);
     if (kind < 18) {
       c.body = put_cmd();
     } else if (kind < 24) {
@@ -523,8 +524,11 @@ class Workload {
       c.body = read();
     } else if (kind < 119) {
       c.body = multi();
-    } else {
+    } else if (kind < 120) {
       c.body = LeaseRefreshCmd{};
+    } else {
+      c.body = MemberAddressCmd{static_cast<uint64_t>(range(1, 5)),
+                                pick(3) == 0 ? "" : "10.0.0." + std::to_string(range(1, 9)) + ":7071"};
     }
     return c;
   }
@@ -1105,7 +1109,7 @@ TEST(DeterminismTest, SnapshotRestoreAndReplayAgree) {
       "Put",       "Delete",       "MultiPut",    "MultiDelete", "Clear",      "Expire",
       "CounterAdd", "CounterSet",  "LeaseGrant",  "KeepAlive",   "LeaseRevoke", "LockAcquire",
       "LockRelease", "Campaign",   "Resign",      "Proclaim",    "Txn",        "Compact",
-      "Append",    "KeyTtl",       "Read",        "Multi",       "LeaseRefresh"};
+      "Append",    "KeyTtl",       "Read",        "Multi",       "LeaseRefresh", "MemberAddress"};
   static_assert(std::size(kNames) == Coverage::kKinds);
   const bool verbose = std::getenv("DKV_DETERMINISM_VERBOSE") != nullptr;
   for (size_t k = 0; k < Coverage::kKinds; ++k) {

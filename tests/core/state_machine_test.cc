@@ -421,7 +421,7 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
       ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}, AppendCmd{"k", "s"},
       KeyTtlCmd{"k", KeyTtlCmd::Mode::kExpireAt, 5, KeyTtlCmd::Cond::kGt}, ReadCmd{{"a", "b"}},
       MultiCmd{{{"w", 4}}, {MultiOp{PutCmd{"a", "1", {}}}, MultiOp{ReadCmd{{"a"}}}}},
-      LeaseRefreshCmd{}};
+      LeaseRefreshCmd{}, MemberAddressCmd{4, "10.0.0.4:7071"}};
   ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
   for (const CommandBody& body : bodies) {
     Command c{kT0, body, Origin{3, 1u << 20}, SessionRequest{~0ull, 7, 5}};
