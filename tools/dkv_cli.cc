@@ -200,6 +200,62 @@ int print_cluster_status(const std::vector<client::Endpoint>& members, bool json
   return any ? 0 : 1;
 }
 
+// MEMBER.* through each endpoint in turn until one answers other than "go to the leader"
+// (membership changes are the leader's; MEMBER.LIST is best asked of the leader too).
+int run_membership(const std::string& endpoints, const std::vector<std::string>& command, bool json) {
+  std::string list = endpoints.starts_with("dkv://") ? endpoints.substr(6) : endpoints;
+  auto members = client::parse_endpoints(list);
+  if (!members.ok()) return fail(members.status());
+  Status last(Code::kUnavailable, "no endpoint answered");
+  std::optional<resp::Value> listed;
+  for (const client::Endpoint& e : *members) {
+    Remote::Options o;
+    o.connect_timeout_ms = 500;
+    Remote one({e}, o);
+    Result<resp::Value> reply = one.raw(command);
+    if (!reply.ok()) {
+      // Not the leader, or not reachable: the next endpoint. Anything else is the answer.
+      if (reply.status().code() != Code::kUnavailable) return fail(reply.status());
+      last = reply.status();
+      continue;
+    }
+    if (command[0] != "MEMBER.LIST") {
+      print(json ? std::string("{\"ok\":true}\n") : std::string("OK\n"));
+      return 0;
+    }
+    // A list with replication figures comes from the leader; otherwise keep looking.
+    bool from_leader = false;
+    for (const resp::Value& m : reply->elements) {
+      const resp::Value* match = m.find("match");
+      from_leader = from_leader || (match != nullptr && match->integer >= 0);
+    }
+    if (!listed || from_leader) listed = std::move(reply).value();
+    if (from_leader) break;
+  }
+  if (!listed) return fail(last);
+  std::vector<std::vector<std::string>> rows;
+  Json j;
+  j.begin_array();
+  for (const resp::Value& m : listed->elements) {
+    auto field = [&](std::string_view name) -> const resp::Value& {
+      static const resp::Value missing;
+      const resp::Value* f = m.find(name);
+      return f == nullptr ? missing : *f;
+    };
+    const int64_t match = field("match").integer;
+    rows.push_back({std::to_string(field("id").integer), field("role").str, field("address").str,
+                    match < 0 ? "-" : std::to_string(match)});
+    j.begin_object().key("id").number(field("id").integer).key("role").string(field("role").str);
+    j.key("address").string(field("address").str).key("match").number(match).end_object();
+  }
+  if (json) {
+    print_json(j.end_array());
+  } else {
+    print(table({"ID", "ROLE", "RAFT ADDRESS", "MATCH"}, rows));
+  }
+  return 0;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"dkv: command-line client for DKV"};
   app.require_subcommand(1);
@@ -736,6 +792,31 @@ int run(int argc, char** argv) {
       return 0;
     };
   });
+
+  // --- member ---
+  auto* member = app.add_subcommand("member", "Cluster membership: list, add, promote, remove, transfer-leader");
+  member->require_subcommand(1);
+  std::string member_id, member_address;
+  auto membership = [&](std::vector<std::string> command) {
+    action = [&, command](Client&) {
+      return run_membership(g.endpoints, command, g.json);
+    };
+  };
+  member->add_subcommand("list", "Members: id, role, Raft address, replicated index (from the leader)")
+      ->callback([&] { membership({"MEMBER.LIST"}); });
+  auto* madd = member->add_subcommand("add", "Add a node as a learner (it catches up, then promote it)");
+  madd->add_option("id", member_id, "Node id")->required();
+  madd->add_option("raft-address", member_address, "The node's Raft address HOST:PORT")->required();
+  madd->callback([&] { membership({"MEMBER.ADD", member_id, member_address}); });
+  auto* mpromote = member->add_subcommand("promote", "Make a learner a voter");
+  mpromote->add_option("id", member_id, "Node id")->required();
+  mpromote->callback([&] { membership({"MEMBER.PROMOTE", member_id}); });
+  auto* mremove = member->add_subcommand("remove", "Remove a member");
+  mremove->add_option("id", member_id, "Node id")->required();
+  mremove->callback([&] { membership({"MEMBER.REMOVE", member_id}); });
+  auto* mtransfer = member->add_subcommand("transfer-leader", "Hand leadership to a voter");
+  mtransfer->add_option("id", member_id, "Node id")->required();
+  mtransfer->callback([&] { membership({"MEMBER.TRANSFER", member_id}); });
 
   // --- status ---
   auto* status = app.add_subcommand(

@@ -170,6 +170,8 @@ Result<std::vector<std::pair<std::string, std::string>>> Remote::info() {
   return client::parse_info(reply->str);
 }
 
+Result<Value> Remote::raw(Args args) { return call(std::move(args), Retry::kSafe); }
+
 void Remote::drop_watch_connection() {
   std::lock_guard lock(watch_mu_);
   if (watches_) watches_->drop_connection();

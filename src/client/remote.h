@@ -78,6 +78,10 @@ class Remote final : public Client {
   Status ping();
   // INFO's fields (a field given in two sections: the later, so `role` is the Raft role).
   Result<std::vector<std::pair<std::string, std::string>>> info();
+  // One command sent as it is (an error reply as its Status), for the admin commands the Client
+  // interface does not cover (MEMBER.*). Sent again once after a broken connection, like a
+  // read: a repeated membership change is refused (already a member, not a learner).
+  Result<resp::Value> raw(client::Args args);
   // Tests: breaks the watch connection, as a network failure would.
   void drop_watch_connection();
   // Watch events (and end notices) received but not yet handed to their handlers.

@@ -974,6 +974,124 @@ Prepared cmd_snapshot(Context& c) {
   return p;
 }
 
+// --- membership (protocol.md 3.10) ---
+
+std::optional<raft::NodeId> node_arg(Context& c, const std::string& text) {
+  auto id = parse_int(text);
+  if (!id || *id <= 0) {
+    error(c.out, "ERR", "node id must be a positive integer, got '" + text + "'");
+    return std::nullopt;
+  }
+  return static_cast<raft::NodeId>(*id);
+}
+
+Prepared membership_reply(std::function<void(std::function<void(Status)>)> change) {
+  Prepared p;
+  p.kind = Kind::kAsync;
+  p.start = [change = std::move(change)](ReplyFn reply, GoneFn) {
+    change([reply](Status s) {
+      reply([&](resp::Writer& out) {
+        if (s.ok()) {
+          out.simple("OK");
+        } else {
+          write_status(out, s);
+        }
+      });
+    });
+  };
+  return p;
+}
+
+Prepared cmd_member_add(Context& c) {
+  auto node = node_arg(c, c.args[1]);
+  if (!node) return immediate();
+  const std::string& address = c.args[2];
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_int(address.substr(colon + 1))) {
+    return error(c.out, "ERR", "raft address must be HOST:PORT, got '" + address + "'");
+  }
+  Replica* replica = &c.replica;
+  return membership_reply([replica, id = *node, address](std::function<void(Status)> done) {
+    replica->add_member(id, address, std::move(done));
+  });
+}
+
+Prepared member_change(Context& c, raft::ConfChangeType type) {
+  auto node = node_arg(c, c.args[1]);
+  if (!node) return immediate();
+  Replica* replica = &c.replica;
+  return membership_reply([replica, type, id = *node](std::function<void(Status)> done) {
+    replica->change_member(type, id, std::move(done));
+  });
+}
+Prepared cmd_member_promote(Context& c) { return member_change(c, raft::ConfChangeType::kAddVoter); }
+Prepared cmd_member_remove(Context& c) { return member_change(c, raft::ConfChangeType::kRemoveNode); }
+
+// Replies once leadership has moved (this node no longer leads), or with an error after 3 s.
+Prepared cmd_member_transfer(Context& c) {
+  auto node = node_arg(c, c.args[1]);
+  if (!node) return immediate();
+  Replica* replica = &c.replica;
+  asio::io_context* io = &c.server.io();
+  return membership_reply([replica, io, id = *node](std::function<void(Status)> done) {
+    Status s = replica->node().transfer_leadership(id);
+    if (!s.ok()) return done(s);
+    auto timer = std::make_shared<asio::steady_timer>(*io);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [replica, timer, deadline, poll, done, id] {
+      if (replica->node().raft().role() != raft::Role::kLeader) {
+        done(Status());
+        *poll = nullptr;  // break the cycle
+        return;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        done(Status(Code::kUnavailable, "leadership did not move to node " + std::to_string(id) + " within 3 s"));
+        *poll = nullptr;
+        return;
+      }
+      timer->expires_after(std::chrono::milliseconds(10));
+      timer->async_wait([poll](const asio::error_code& ec) {
+        if (!ec && *poll) (*poll)();
+      });
+    };
+    (*poll)();
+  });
+}
+
+// Every member as this node knows it: id, role, Raft address, and on the leader how far each
+// has replicated (match; -1 elsewhere).
+Prepared cmd_member_list(Context& c) {
+  const raft::Raft& r = c.replica.node().raft();
+  const auto addresses = c.replica.member_addresses();
+  std::map<raft::NodeId, uint64_t> match;
+  if (r.role() == raft::Role::kLeader) {
+    for (const raft::PeerStatus& p : r.peers()) match[p.id] = p.match;
+    match[c.replica.node_id()] = r.log().last_index();
+  }
+  std::vector<std::pair<raft::NodeId, bool>> members;
+  for (raft::NodeId id : r.conf().voters) members.emplace_back(id, false);
+  for (raft::NodeId id : r.conf().learners) members.emplace_back(id, true);
+  std::sort(members.begin(), members.end());
+  c.out.array(members.size());
+  for (const auto& [id, learner] : members) {
+    c.out.map(5);
+    c.out.bulk("id");
+    c.out.integer(static_cast<int64_t>(id));
+    c.out.bulk("role");
+    c.out.bulk(learner ? "learner" : (id == r.leader() ? "leader" : "voter"));
+    c.out.bulk("address");
+    auto a = addresses.find(id);
+    c.out.bulk(a == addresses.end() ? "" : a->second);
+    c.out.bulk("match");
+    auto m = match.find(id);
+    c.out.integer(m == match.end() ? -1 : static_cast<int64_t>(m->second));
+    c.out.bulk("self");
+    c.out.integer(id == c.replica.node_id() ? 1 : 0);
+  }
+  return immediate();
+}
+
 // SESSION.REQ id number acked command [arg ...] (protocol.md 3.9): `command`, a write, applied
 // at most once per (id, number); a retry gets the first answer. Reads run as they are.
 Prepared cmd_session_req(Context& c) {
@@ -1055,6 +1173,11 @@ void register_dkv_commands(std::vector<CommandSpec>& t) {
   add("compact", 2, {"write", "admin"}, 0, 0, 0, cmd_compact);
   add("snapshot", 1, {"admin"}, 0, 0, 0, cmd_snapshot);
   add("session.req", -5, {"write"}, 0, 0, 0, cmd_session_req);
+  add("member.list", 1, {"readonly", "admin"}, 0, 0, 0, cmd_member_list);
+  add("member.add", 3, {"write", "admin"}, 0, 0, 0, cmd_member_add);
+  add("member.promote", 2, {"write", "admin"}, 0, 0, 0, cmd_member_promote);
+  add("member.remove", 2, {"write", "admin"}, 0, 0, 0, cmd_member_remove);
+  add("member.transfer", 2, {"write", "admin"}, 0, 0, 0, cmd_member_transfer);
 }
 
 }  // namespace dkv::server

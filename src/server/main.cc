@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 
+#include "server/join.h"
 #include "server/server.h"
 
 namespace {
@@ -72,7 +73,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--node-id", node_id, "This node's id (>= 1)")->capture_default_str()->check(CLI::Range(uint64_t{1}, UINT64_MAX));
   app.add_option("--bootstrap", bootstrap, "Members of a new cluster: ID=HOST:RAFTPORT,... (this node included)");
-  app.add_option("--join", join, "Join a running cluster through a member's client address HOST:PORT");
+  app.add_option("--join", join,
+                 "Join a running cluster: members' client addresses HOST:PORT,... (asks the leader to "
+                 "add this node as a learner; promote it with dkv member promote)");
   app.add_option("--snapshot-entries", snapshot_entries, "Take a snapshot every N applied log entries")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
@@ -94,7 +97,20 @@ int main(int argc, char** argv) {
   if (!raft.ok()) return fail(raft.status().message());
   auto admin = parse_address("--admin-listen", admin_listen);
   if (!admin.ok()) return fail(admin.status().message());
-  if (!join.empty()) return fail("--join is not supported yet: adding members to a running cluster is the cluster issue's work");
+  std::vector<std::pair<std::string, uint16_t>> join_members;
+  if (!join.empty()) {
+    if (!bootstrap.empty()) return fail("--join and --bootstrap exclude each other");
+    size_t start = 0;
+    while (start <= join.size()) {
+      size_t end = join.find(',', start);
+      if (end == std::string::npos) end = join.size();
+      auto member = parse_address("--join", join.substr(start, end - start));
+      if (!member.ok()) return fail(member.status().message());
+      join_members.push_back(*member);
+      start = end + 1;
+    }
+    options.replica.join = true;
+  }
   options.host = client->first;
   options.port = client->second;
   options.admin_host = admin->first;
@@ -148,6 +164,16 @@ int main(int argc, char** argv) {
     });
   };
   check_failure();
+  // A new node asks to be added until a member's leader does; one that is a member already
+  // (restarted with the same flags) does not ask.
+  const bool raft_conf_empty = s.replica().node().raft().conf().voters.empty() &&
+                          s.replica().node().raft().conf().learners.empty();
+  if (!join_members.empty() && raft_conf_empty) {
+    dkv::server::Replica* replica = &s.replica();
+    std::make_shared<dkv::server::JoinRequest>(io, join_members, node_id, replica->raft_address(),
+                                               [replica](auto addresses) { replica->learn_addresses(addresses); })
+        ->start();
+  }
   std::printf("dkv-server: node %llu ready: clients %s:%u, raft %s:%u, admin %s:%u, data %s\n",
               static_cast<unsigned long long>(node_id), options.host.c_str(), s.port(),
               options.replica.raft_host.c_str(), s.replica().raft_port(), options.admin_host.c_str(),

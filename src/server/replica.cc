@@ -99,7 +99,8 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
     for (const Peer& p : o.bootstrap) conf.voters.push_back(p.id);
     std::sort(conf.voters.begin(), conf.voters.end());
   }
-  auto storage = WalStorage::open(io, o.data_dir, conf);
+  auto storage = WalStorage::open(io, o.data_dir,
+                                  o.join ? std::optional<raft::ConfState>() : std::optional(conf));
   if (!storage.ok()) {
     return Status(storage.status().code(),
                   "cannot open the log in " + o.data_dir + ": " + storage.status().message());
@@ -127,9 +128,6 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
     return Status(listening.code(), "cannot listen for Raft peers on " + o.raft_host + ":" +
                                         std::to_string(o.raft_port) + ": " + listening.message());
   }
-  for (const Peer& p : o.bootstrap) {
-    if (p.id != o.node_id) r->transport_->set_peer(p.id, p.host, p.port);
-  }
 
   RaftNode::Options node_options;
   node_options.raft.id = o.node_id;
@@ -141,6 +139,13 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   applier.install = [self](const raft::Snapshot& s) { self->install(s); };
   applier.role_changed = [self](const raft::SoftState& s) { self->on_role_changed(s); };
   applier.advanced = [self] { self->on_advanced(); };
+  applier.conf_changed = [self](const raft::ConfChange& change, const raft::ConfState&) {
+    self->sync_peers();
+    if (change.type == raft::ConfChangeType::kRemoveNode && change.node != self->options_.node_id) {
+      self->transport_->remove_peer(change.node);
+      self->peer_addresses_.erase(change.node);
+    }
+  };
   applier.forwarded = [self](raft::NodeId from, std::string data) {
     self->on_forwarded(from, std::move(data));
   };
@@ -149,6 +154,7 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
           std::chrono::system_clock::now().time_since_epoch()).count());
   r->node_ = std::make_unique<RaftNode>(io, node_options, std::move(initial), *r->storage_,
                                         *r->transport_, std::move(applier));
+  r->sync_peers();
   return r;
 }
 
@@ -251,6 +257,7 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
     // Every replica learns here that this term's leader refreshed the leases (see read()).
     refreshed_term_ = std::max(refreshed_term_, entry.term);
   }
+  if (std::holds_alternative<core::MemberAddressCmd>(command->body)) sync_peers();
   if (command->origin.node == options_.node_id && !forwards_.empty()) {
     finish_forward(command->origin.seq, last_result_);
   }
@@ -296,6 +303,7 @@ void Replica::install(const raft::Snapshot& snapshot) {
   hub_.reset(machine_.revision());
   snapshot_index_ = snapshot.meta.index;
   hold_snapshot_in_file(snapshot.meta);
+  sync_peers();
   if (!skipped) return;
   auto sinks = std::move(sinks_);
   sinks_.clear();
@@ -309,6 +317,105 @@ void Replica::install(const raft::Snapshot& snapshot) {
                                          std::to_string(skipped_from));
     sink(end);
   }
+}
+
+// --- membership ---
+
+void Replica::learn_addresses(const std::map<raft::NodeId, std::string>& addresses) {
+  for (const auto& [id, address] : addresses) learned_addresses_[id] = address;
+  sync_peers();
+}
+
+std::map<raft::NodeId, std::string> Replica::member_addresses() const {
+  std::map<raft::NodeId, std::string> out = learned_addresses_;
+  for (const Peer& p : options_.bootstrap) out[p.id] = p.host + ":" + std::to_string(p.port);
+  for (const auto& [id, address] : machine_.member_addresses()) out[id] = address;
+  return out;
+}
+
+std::string Replica::raft_address() const {
+  for (const Peer& p : options_.bootstrap) {
+    if (p.id == options_.node_id) return p.host + ":" + std::to_string(p.port);
+  }
+  return options_.raft_host + ":" + std::to_string(transport_->port());
+}
+
+void Replica::sync_peers() {
+  // Every known address, not only current members': a joining node has no membership yet and
+  // must still answer the leader. (The transport only dials a peer when there is a message.)
+  for (const auto& [id, address] : member_addresses()) {
+    if (id == options_.node_id || peer_addresses_[id] == address) continue;
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) continue;
+    transport_->set_peer(id, address.substr(0, colon),
+                         static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+    peer_addresses_[id] = address;
+  }
+}
+
+void Replica::write_all(std::vector<core::CommandBody> bodies, std::function<void(Status)> done) {
+  if (bodies.empty()) return done(Status());
+  core::CommandBody first = std::move(bodies.front());
+  bodies.erase(bodies.begin());
+  write(std::move(first), [this, rest = std::move(bodies), done = std::move(done)](
+                              core::CommandResult r) mutable {
+    if (!r.status.ok()) return done(r.status);
+    write_all(std::move(rest), std::move(done));
+  });
+}
+
+namespace {
+Status not_the_leader(const raft::Raft& r) {
+  if (r.leader() == 0) return Status(Code::kUnavailable, "no leader is elected yet; retry");
+  return Status(Code::kUnavailable,
+                "membership changes go to the leader, node " + std::to_string(r.leader()));
+}
+bool holds(const std::vector<raft::NodeId>& ids, raft::NodeId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+}  // namespace
+
+void Replica::add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done) {
+  const raft::Raft& r = node_->raft();
+  if (r.role() != raft::Role::kLeader) return done(not_the_leader(r));
+  if (node == 0) return done(Status(Code::kInvalidArgument, "node id 0 is reserved"));
+  if (holds(r.conf().voters, node) || holds(r.conf().learners, node)) {
+    return done(Status(Code::kInvalidArgument, "node " + std::to_string(node) + " is already a member"));
+  }
+  // Every member's address goes into the replicated table first: the new node learns them from
+  // the log (or the snapshot) it receives, as it has no --bootstrap list.
+  std::vector<core::CommandBody> writes;
+  const auto known = machine_.member_addresses();
+  for (const auto& [id, address] : member_addresses()) {
+    if (!known.contains(id)) writes.push_back(core::MemberAddressCmd{id, address});
+  }
+  if (!known.contains(options_.node_id)) writes.push_back(core::MemberAddressCmd{options_.node_id, this->raft_address()});
+  writes.push_back(core::MemberAddressCmd{node, std::move(raft_address)});
+  write_all(std::move(writes), [this, node, done = std::move(done)](Status s) {
+    if (!s.ok()) return done(s);
+    change_member(raft::ConfChangeType::kAddLearner, node, done);
+  });
+}
+
+void Replica::change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done) {
+  const raft::Raft& r = node_->raft();
+  if (r.role() != raft::Role::kLeader) return done(not_the_leader(r));
+  if (type == raft::ConfChangeType::kAddVoter && !holds(r.conf().learners, node)) {
+    return done(Status(Code::kInvalidArgument, "node " + std::to_string(node) + " is not a learner"));
+  }
+  if (type == raft::ConfChangeType::kRemoveNode) {
+    if (!holds(r.conf().voters, node) && !holds(r.conf().learners, node)) {
+      return done(Status(Code::kInvalidArgument, "node " + std::to_string(node) + " is not a member"));
+    }
+    if (node == options_.node_id) {
+      return done(Status(Code::kInvalidArgument,
+                         "the leader cannot remove itself: transfer leadership first (MEMBER.TRANSFER)"));
+    }
+  }
+  raft::ConfChange change;
+  change.type = type;
+  change.node = node;
+  node_->propose_conf_change(change, [done = std::move(done)](Status s, std::string) { done(s); });
 }
 
 // --- reads ------------------------------------------------------------------------------------

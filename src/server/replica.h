@@ -63,6 +63,9 @@ class Replica {
     // Members of a new cluster (ids and Raft addresses, this node included). Empty: a single
     // voter, this node. Used only when the data directory holds no Raft state yet.
     std::vector<Peer> bootstrap;
+    // A node that joins a running cluster (--join): no membership of its own; it waits for the
+    // leader to add it (MEMBER.ADD) and to send it the state. Ignored once it holds Raft state.
+    bool join = false;
     std::chrono::milliseconds tick{100};
     int election_ticks = 10;
     uint64_t snapshot_entries = 100000;
@@ -111,6 +114,22 @@ class Replica {
   int64_t blocked_clients() const { return blocked_clients_; }
   void add_blocked_client(int delta) { blocked_clients_ += delta; }
 
+  // Membership (leader only; UNAVAILABLE naming the leader elsewhere). add_member records every
+  // member's Raft address in the replicated table, then adds `node` as a learner;
+  // change_member promotes a learner (kAddVoter) or removes a member (kRemoveNode). `done` is
+  // called once the change is applied here.
+  void add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done);
+  void change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done);
+  // The Raft address this node knows for each member (the replicated table, else --bootstrap).
+  std::map<raft::NodeId, std::string> member_addresses() const;
+  // Members' Raft addresses learned outside the log (a joining node asks a member for them):
+  // the lowest precedence, used until the replicated table has them.
+  void learn_addresses(const std::map<raft::NodeId, std::string>& addresses);
+  // This node's own Raft address as peers should dial it.
+  std::string raft_address() const;
+  raft::NodeId node_id() const { return options_.node_id; }
+  RaftNode& node() { return *node_; }
+
   // Forces a snapshot now (the SNAPSHOT command); `done` gets the snapshot's index.
   void snapshot_now(std::function<void(Result<uint64_t>)> done);
 
@@ -146,6 +165,9 @@ class Replica {
   void run_duties();
   void serve_local_reads();
   void release_reads_after_refresh();
+  // Points the transport at every member's current address.
+  void sync_peers();
+  void write_all(std::vector<core::CommandBody> bodies, std::function<void(Status)> done);
   void maybe_finish_shutdown();
   void forward_write(core::CommandBody body, WriteDone done, core::SessionRequest session);
   void on_forwarded(raft::NodeId from, std::string data);
@@ -194,6 +216,8 @@ class Replica {
     WriteDone done;
   };
   std::map<uint64_t, Forward> forwards_;
+  std::map<raft::NodeId, std::string> peer_addresses_;  // as last given to the transport
+  std::map<raft::NodeId, std::string> learned_addresses_;
   uint64_t next_forward_seq_ = 0;
 
   size_t writes_in_flight_ = 0;

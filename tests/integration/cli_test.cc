@@ -215,9 +215,9 @@ TEST_F(CliTest, LeaseKeepaliveRenewsUntilInterrupted) {
 namespace dkv::testing {
 namespace {
 
-// `dkv status` with every member's endpoint: one row per member, one leader, and a member that
-// is down shown as unreachable.
-TEST(CliClusterTest, StatusShowsEveryMember) {
+// `dkv status` and `dkv member` with every member's endpoint: one row per member, one leader,
+// a leadership hand-over, and a member that is down shown as unreachable.
+TEST(CliClusterTest, StatusAndMembershipShowEveryMember) {
   DkvCluster cluster(3);
   ASSERT_TRUE(cluster.start());
   const int leader = cluster.await_leader();
@@ -234,7 +234,23 @@ TEST(CliClusterTest, StatusShowsEveryMember) {
   EXPECT_EQ(leaders, 1u) << out;
   EXPECT_EQ(followers, 2u) << out;
 
-  const int down = leader % 3 + 1;
+  // Membership: the list (from the leader, with replication figures), and a leadership
+  // hand-over to another voter, whichever endpoint is asked first.
+  out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member list 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.rfind("ID", 0), 0u) << out;
+  EXPECT_NE(out.find(" leader "), std::string::npos) << out;
+  EXPECT_EQ(out.find(" - "), std::string::npos) << "every member's match is known on the leader:\n" << out;
+  const int target = leader % 3 + 1;
+  out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member transfer-leader " + std::to_string(target) + " 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "OK\n");
+  EXPECT_EQ(cluster.await_leader(leader), target);
+  out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member promote 9 2>&1", &code);
+  EXPECT_EQ(WEXITSTATUS(code), 1) << out;
+  EXPECT_NE(out.find("node 9 is not a learner"), std::string::npos) << out;
+
+  const int down = leader;  // a follower now
   cluster.kill9(down);
   out = run_shell(DKV_CLI_PATH " --json --endpoints " + endpoints + " status 2>&1", &code);
   EXPECT_EQ(code, 0) << out;

@@ -203,6 +203,63 @@ TEST_F(ClusterTest, AStoppingLeaderHandsLeadershipOver) {
   EXPECT_EQ(got.str, "2");
 }
 
+// A fourth node joins a running cluster with --join (added as a learner by the leader), catches
+// up, and is promoted; a follower is removed. With the other original follower down too, the
+// leader still commits: the new node's acknowledgement now counts.
+TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto c = resp3(port_of(leader));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(c->command({"SET", "mb:" + std::to_string(i), "v" + std::to_string(i)}).str, "OK");
+  }
+  TempDir dir;
+  const int raft_port = free_port();
+  std::string join;
+  for (int i = 0; i < 3; ++i) join += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(port_of(leader, i));
+  ChildProcess four({DKV_SERVER_PATH, "--data-dir", dir.path() + "/data", "--node-id", "4", "--join", join,
+                     "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:" + std::to_string(raft_port),
+                     "--admin-listen", "127.0.0.1:0"});
+  const std::string ready = four.wait_for_line(" ready: ", 20'000);
+  ASSERT_FALSE(ready.empty()) << four.output();
+  const int four_port = std::stoi(ready.substr(ready.find("clients 127.0.0.1:") + 18));
+  ASSERT_FALSE(four.wait_for_line("joined the cluster", 20'000).empty()) << four.output();
+
+  Value list = c->command({"MEMBER.LIST"});
+  ASSERT_EQ(list.type, Type::kArray) << list.debug_string();
+  ASSERT_EQ(list.elements.size(), 4u) << list.debug_string();
+  EXPECT_EQ(str_field(list.elements[3], "role"), "learner");
+  EXPECT_EQ(str_field(list.elements[3], "address"), "127.0.0.1:" + std::to_string(raft_port));
+
+  // The learner catches up and serves linearizable reads.
+  auto n4 = resp3(four_port);
+  Value got;
+  for (int i = 0; i < 200; ++i) {
+    got = n4->command({"GET", "mb:49"});
+    if (got.type != Type::kError && !got.is_null()) break;
+    usleep(50'000);
+  }
+  EXPECT_EQ(got.str, "v49") << got.debug_string();
+
+  EXPECT_EQ(c->command({"MEMBER.PROMOTE", "4"}).str, "OK");
+  EXPECT_EQ(code_of(c->command({"MEMBER.PROMOTE", "4"})), "ERR");  // not a learner any more
+  const int64_t removed = leader % 3 + 1;
+  const int64_t other = removed % 3 + 1;
+  ASSERT_NE(other, leader);
+  EXPECT_EQ(c->command({"MEMBER.REMOVE", std::to_string(removed)}).str, "OK");
+  list = c->command({"MEMBER.LIST"});
+  ASSERT_EQ(list.elements.size(), 3u) << list.debug_string();
+  for (const Value& m : list.elements) EXPECT_NE(int_field(m, "id"), removed);
+  // Elsewhere membership changes are refused, naming the leader.
+  EXPECT_EQ(error_of(n4->command({"MEMBER.REMOVE", std::to_string(other)})),
+            "UNAVAILABLE membership changes go to the leader, node " + std::to_string(leader));
+
+  cluster_->kill9(static_cast<int>(removed));
+  cluster_->kill9(static_cast<int>(other));
+  EXPECT_EQ(c->command({"SET", "mb:after", "x"}, 15'000).str, "OK");  // leader + node 4
+  EXPECT_EQ(n4->command({"GET", "mb:after"}).str, "x");
+}
+
 // A follower that installs a snapshot skipped revisions its watches never saw: each ends with
 // LAGGING (protocol.md 4.2), and resuming FROM resume_from is COMPACTED, so the client re-reads.
 TEST_F(SnapshottingClusterTest, ASnapshotInstallEndsTheFollowersWatchesWithLagging) {
