@@ -215,7 +215,8 @@ int run_membership(const std::string& endpoints, const std::vector<std::string>&
     Result<resp::Value> reply = one.raw(command);
     if (!reply.ok()) {
       // Not the leader, or not reachable: the next endpoint. Anything else is the answer.
-      if (reply.status().code() != Code::kUnavailable) return fail(reply.status());
+      const Code code = reply.status().code();
+      if (code != Code::kUnavailable && code != Code::kNotLeader) return fail(reply.status());
       last = reply.status();
       continue;
     }

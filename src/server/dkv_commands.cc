@@ -1034,7 +1034,8 @@ Prepared cmd_member_transfer(Context& c) {
   Replica* replica = &c.replica;
   asio::io_context* io = &c.server.io();
   return membership_reply([replica, io, id = *node](std::function<void(Status)> done) {
-    Status s = replica->node().transfer_leadership(id);
+    Status s = replica->leader_only();
+    if (s.ok()) s = replica->node().transfer_leadership(id);
     if (!s.ok()) return done(s);
     auto timer = std::make_shared<asio::steady_timer>(*io);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);

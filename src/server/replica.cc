@@ -375,6 +375,11 @@ bool holds(const std::vector<raft::NodeId>& ids, raft::NodeId id) {
 }
 }  // namespace
 
+Status Replica::leader_only() const {
+  const raft::Raft& r = node_->raft();
+  return r.role() == raft::Role::kLeader ? Status() : not_the_leader(r);
+}
+
 void Replica::add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done) {
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader) return done(not_the_leader(r));

@@ -120,6 +120,8 @@ class Replica {
   // called once the change is applied here.
   void add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done);
   void change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done);
+  // OK on the leader; UNAVAILABLE naming the leader (membership changes go there) elsewhere.
+  Status leader_only() const;
   // The Raft address this node knows for each member (the replicated table, else --bootstrap).
   std::map<raft::NodeId, std::string> member_addresses() const;
   // Members' Raft addresses learned outside the log (a joining node asks a member for them):

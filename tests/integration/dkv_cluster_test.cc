@@ -253,6 +253,8 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
   // Elsewhere membership changes are refused, naming the leader.
   EXPECT_EQ(error_of(n4->command({"MEMBER.REMOVE", std::to_string(other)})),
             "UNAVAILABLE membership changes go to the leader, node " + std::to_string(leader));
+  EXPECT_EQ(error_of(n4->command({"MEMBER.TRANSFER", std::to_string(other)})),
+            "UNAVAILABLE membership changes go to the leader, node " + std::to_string(leader));
 
   cluster_->kill9(static_cast<int>(removed));
   cluster_->kill9(static_cast<int>(other));
