@@ -155,7 +155,7 @@ void write_body(ByteWriter& w, const ReadCmd& c) {
   w.varint(c.keys.size());
   for (const std::string& k : c.keys) w.bytes(k);
 }
-void write_body(ByteWriter&, const LeaseRefreshCmd&) {}
+void write_body(ByteWriter& w, const LeaseRefreshCmd& c) { w.varint(c.term); }
 void write_body(ByteWriter& w, const MemberAddressCmd& c) {
   w.varint(c.node);
   w.bytes(c.raft_address);
@@ -348,7 +348,7 @@ void read_body(ByteReader& r, ReadCmd& c) {
   for (uint64_t i = 0; i < n && r.ok(); ++i) c.keys.emplace_back(r.bytes());
 }
 void read_body(ByteReader& r, MultiCmd& c);  // below: it reads nested commands
-void read_body(ByteReader&, LeaseRefreshCmd&) {}
+void read_body(ByteReader& r, LeaseRefreshCmd& c) { c.term = r.varint(); }
 void read_body(ByteReader& r, MemberAddressCmd& c) {
   c.node = r.varint();
   c.raft_address = r.bytes();
@@ -457,6 +457,12 @@ Result<Command> decode_command(std::string_view bytes) {
     command.session.acked = r.varint();
   }
   if (!r.ok()) return Status(Code::kInvalidArgument, "command header is truncated");
+  constexpr uint8_t kLeaseRefreshOp = static_cast<uint8_t>(
+      CommandBody(std::in_place_type<LeaseRefreshCmd>).index());
+  if (version == 1 && op == kLeaseRefreshOp && r.at_end()) {
+    command.body = LeaseRefreshCmd{};  // format 1 had no term: an empty body
+    return command;
+  }
   if (!read_alternative(r, op, &command.body)) {
     return Status(Code::kInvalidArgument, "unknown command op " + std::to_string(op));
   }

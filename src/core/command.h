@@ -159,7 +159,11 @@ struct MultiCmd {
 // Proposed by a leader when it takes office (also a single node after a restart), before any
 // ExpireCmd: every lease's deadline becomes max(deadline, timestamp + ttl). Changes no revision
 // and emits nothing. -> std::monostate.
-struct LeaseRefreshCmd {};
+struct LeaseRefreshCmd {
+  // The proposing leader's Raft term, kept (StateMachine::lease_refresh_term) so that every
+  // replica, one restored from a snapshot included, knows whether this term's refresh applied.
+  uint64_t term = 0;
+};
 // Records (or, with an empty address, forgets) the Raft address of a cluster member, so that
 // every member, and one restored from a snapshot, can reach members added after it started.
 // Proposed by the leader before the membership change that adds the node. -> std::monostate.

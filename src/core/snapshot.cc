@@ -122,6 +122,7 @@ std::string StateMachine::save_snapshot() const {
     }
   }
 
+  w.varint(lease_refresh_term_);
   w.varint(member_addresses_.size());
   for (const auto& [node, address] : member_addresses_) {
     w.varint(node);
@@ -144,6 +145,7 @@ void StateMachine::reset() {
   sessions_.clear();
   sessions_by_use_.clear();
   member_addresses_.clear();
+  lease_refresh_term_ = 0;
   revision_ = 0;
   compacted_ = 0;
   clock_ms_ = 0;
@@ -253,6 +255,7 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
     sessions_.emplace(id, std::move(s));
   }
 
+  lease_refresh_term_ = version >= 2 ? r.varint() : 0;
   n = version >= 2 ? r.count(2) : 0;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     const uint64_t node = r.varint();

@@ -659,7 +659,8 @@ CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
   return CommandResult();
 }
 
-CommandResult StateMachine::on(Write& w, const LeaseRefreshCmd&) {
+CommandResult StateMachine::on(Write& w, const LeaseRefreshCmd& c) {
+  lease_refresh_term_ = std::max(lease_refresh_term_, c.term);
   for (auto& [id, lease] : leases_) {
     const int64_t deadline =
         deadline_after(w.now, lease->ttl_ms).value_or(std::numeric_limits<int64_t>::max());

@@ -105,6 +105,8 @@ class StateMachine {
   static constexpr size_t kMaxAnswersPerSession = 1000;
   static constexpr int64_t kSessionIdleMs = 3'600'000;
   size_t sessions() const { return sessions_.size(); }
+  // The highest Raft term whose leader's LeaseRefreshCmd has applied (0: none).
+  uint64_t lease_refresh_term() const { return lease_refresh_term_; }
   // Raft addresses of cluster members recorded by MemberAddressCmd, by node id.
   const absl::btree_map<uint64_t, std::string>& member_addresses() const { return member_addresses_; }
 
@@ -247,6 +249,7 @@ class StateMachine {
   LabelIndex labels_;
   absl::btree_map<uint64_t, ClientSession> sessions_;
   absl::btree_map<uint64_t, std::string> member_addresses_;
+  uint64_t lease_refresh_term_ = 0;
   absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 
   // Derived state: rebuilt from the above on restore, not part of snapshots.

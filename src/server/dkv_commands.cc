@@ -1032,31 +1032,8 @@ Prepared cmd_member_transfer(Context& c) {
   auto node = node_arg(c, c.args[1]);
   if (!node) return immediate();
   Replica* replica = &c.replica;
-  asio::io_context* io = &c.server.io();
-  return membership_reply([replica, io, id = *node](std::function<void(Status)> done) {
-    Status s = replica->leader_only();
-    if (s.ok()) s = replica->node().transfer_leadership(id);
-    if (!s.ok()) return done(s);
-    auto timer = std::make_shared<asio::steady_timer>(*io);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    auto poll = std::make_shared<std::function<void()>>();
-    *poll = [replica, timer, deadline, poll, done, id] {
-      if (replica->node().raft().role() != raft::Role::kLeader) {
-        done(Status());
-        *poll = nullptr;  // break the cycle
-        return;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        done(Status(Code::kUnavailable, "leadership did not move to node " + std::to_string(id) + " within 3 s"));
-        *poll = nullptr;
-        return;
-      }
-      timer->expires_after(std::chrono::milliseconds(10));
-      timer->async_wait([poll](const asio::error_code& ec) {
-        if (!ec && *poll) (*poll)();
-      });
-    };
-    (*poll)();
+  return membership_reply([replica, id = *node](std::function<void(Status)> done) {
+    replica->transfer_leadership(id, std::chrono::seconds(3), std::move(done));
   });
 }
 

@@ -253,10 +253,6 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
   }
   std::vector<Event> events;
   last_result_ = machine_.apply(*command, &events);
-  if (std::holds_alternative<core::LeaseRefreshCmd>(command->body)) {
-    // Every replica learns here that this term's leader refreshed the leases (see read()).
-    refreshed_term_ = std::max(refreshed_term_, entry.term);
-  }
   if (std::holds_alternative<core::MemberAddressCmd>(command->body)) sync_peers();
   if (command->origin.node == options_.node_id && !forwards_.empty()) {
     finish_forward(command->origin.seq, last_result_);
@@ -375,6 +371,32 @@ bool holds(const std::vector<raft::NodeId>& ids, raft::NodeId id) {
 }
 }  // namespace
 
+void Replica::transfer_leadership(raft::NodeId to, std::chrono::milliseconds timeout,
+                                  std::function<void(Status)> done) {
+  Status s = leader_only();
+  if (s.ok() && transfer_ && transfer_->to != to) {
+    s = Status(Code::kUnavailable, "leadership is already moving to node " + std::to_string(transfer_->to));
+  }
+  if (s.ok() && !transfer_) s = node_->transfer_leadership(to);
+  if (!s.ok()) return done(s);
+  if (!transfer_) {
+    transfer_ = std::make_unique<Transfer>(io_, to);
+    transfer_->timer.expires_after(timeout);
+    transfer_->timer.async_wait([this, to, timeout, alive = alive_](const asio::error_code& ec) {
+      if (ec || !*alive || !transfer_) return;
+      finish_transfer(Status(Code::kUnavailable, "leadership did not move to node " + std::to_string(to) +
+                                                     " within " + std::to_string(timeout.count()) + " ms"));
+    });
+  }
+  transfer_->waiters.push_back(std::move(done));
+}
+
+void Replica::finish_transfer(Status status) {
+  std::unique_ptr<Transfer> t = std::move(transfer_);
+  t->timer.cancel();
+  for (auto& done : t->waiters) done(status);
+}
+
 Status Replica::leader_only() const {
   const raft::Raft& r = node_->raft();
   return r.role() == raft::Role::kLeader ? Status() : not_the_leader(r);
@@ -429,7 +451,7 @@ void Replica::read(ReadDone done) {
   if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
   const raft::Raft& r = node_->raft();
   if (r.leader() == 0) return done(Status(Code::kUnavailable, "no leader is elected yet; retry"));
-  if (refreshed_term_ != r.term()) {
+  if (machine_.lease_refresh_term() != r.term()) {
     // Until this term's lease refresh applies here, keys on leases whose deadline passed while
     // nobody led would read as gone and then come back: hold reads until then.
     reads_after_refresh_.push_back(std::move(done));
@@ -448,7 +470,7 @@ void Replica::read(ReadDone done) {
 }
 
 void Replica::release_reads_after_refresh() {
-  if (reads_after_refresh_.empty() || refreshed_term_ != node_->raft().term()) return;
+  if (reads_after_refresh_.empty() || machine_.lease_refresh_term() != node_->raft().term()) return;
   auto reads = std::move(reads_after_refresh_);
   reads_after_refresh_.clear();
   for (auto& done : reads) read(std::move(done));
@@ -517,6 +539,7 @@ void Replica::on_role_changed(const raft::SoftState& soft) {
   fail_forwards([&](raft::NodeId leader, int64_t) { return leader != soft.leader; },
                 "the leader changed while this write was forwarded to it; it may or may not have "
                 "been applied");
+  if (transfer_ && soft.role != raft::Role::kLeader) finish_transfer(Status());
   if (stopping_) maybe_finish_shutdown();
 }
 
@@ -540,12 +563,12 @@ void Replica::run_duties() {
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader || !r.committed_in_current_term()) return;
   const uint64_t term = r.term();
-  if (refreshed_term_ != term) {
+  if (machine_.lease_refresh_term() != term) {
     // First duty of a new leader: give every lease its full TTL again, before expiring any.
     if (refresh_in_flight_) return;
     refresh_in_flight_ = true;
-    // Applying it sets refreshed_term_ on every replica and releases the reads held for it.
-    write(core::LeaseRefreshCmd{}, [this](core::CommandResult) { refresh_in_flight_ = false; });
+    // Once applied, every replica's machine_.lease_refresh_term() is this term: held reads go.
+    write(core::LeaseRefreshCmd{term}, [this](core::CommandResult) { refresh_in_flight_ = false; });
     return;
   }
   if (!expire_in_flight_) {
@@ -655,7 +678,20 @@ void Replica::shut_down(std::chrono::milliseconds timeout, std::function<void()>
         best_match = p.match;
       }
     }
-    if (best != 0 && node_->transfer_leadership(best).ok()) handing_over_to_ = best;
+    if (best != 0) {
+      // Raft gives a transfer one election timeout; do not wait much longer for it.
+      const auto limit = std::min<std::chrono::milliseconds>(timeout, 3 * options_.election_ticks * options_.tick);
+      handing_over_ = true;
+      transfer_leadership(best, limit, [this, best](Status s) {
+        if (s.ok()) {
+          std::fprintf(stderr, "dkv: handed leadership to node %llu\n", static_cast<unsigned long long>(best));
+        } else {
+          std::fprintf(stderr, "dkv: %s; stopping anyway\n", s.to_string().c_str());
+        }
+        handing_over_ = false;
+        maybe_finish_shutdown();
+      });
+    }
   }
   shutdown_timer_ = std::make_unique<asio::steady_timer>(io_, timeout);
   shutdown_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
@@ -663,34 +699,16 @@ void Replica::shut_down(std::chrono::milliseconds timeout, std::function<void()>
     fail_forwards([](raft::NodeId, int64_t) { return true; },
                   "the server is shutting down; the forwarded write may or may not have been applied");
     writes_in_flight_ = 0;  // give up on what did not finish in time
-    handing_over_to_ = 0;
+    handing_over_ = false;
     maybe_finish_shutdown();
   });
-  if (handing_over_to_ != 0) {
-    // Raft gives a transfer one election timeout; do not wait much longer for it.
-    handover_timer_ = std::make_unique<asio::steady_timer>(
-        io_, std::min<std::chrono::milliseconds>(timeout, 3 * options_.election_ticks * options_.tick));
-    handover_timer_->async_wait([this, alive = alive_](const asio::error_code& ec) {
-      if (ec || !*alive || handing_over_to_ == 0) return;
-      std::fprintf(stderr, "dkv: leadership did not move to node %llu in time; stopping anyway\n",
-                   static_cast<unsigned long long>(handing_over_to_));
-      handing_over_to_ = 0;
-      maybe_finish_shutdown();
-    });
-  }
   maybe_finish_shutdown();
 }
 
 void Replica::maybe_finish_shutdown() {
-  if (!stopping_ || writes_in_flight_ > 0 || !shutdown_done_) return;
-  if (handing_over_to_ != 0) {
-    if (node_->raft().role() == raft::Role::kLeader) return;  // on_role_changed calls again
-    std::fprintf(stderr, "dkv: handed leadership to node %llu\n",
-                 static_cast<unsigned long long>(handing_over_to_));
-    handing_over_to_ = 0;
-  }
+  if (!stopping_ || writes_in_flight_ > 0 || handing_over_ || !shutdown_done_) return;
   shutdown_timer_->cancel();
-  if (handover_timer_) handover_timer_->cancel();
+  if (transfer_) transfer_->timer.cancel();
   node_->stop();
   transport_->close();
   auto done = std::move(shutdown_done_);

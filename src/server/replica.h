@@ -120,6 +120,10 @@ class Replica {
   // called once the change is applied here.
   void add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done);
   void change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done);
+  // Leader only: hands leadership to voter `to` (Raft's TimeoutNow once it is up to date);
+  // `done` gets OK once this node no longer leads, UNAVAILABLE after `timeout`.
+  void transfer_leadership(raft::NodeId to, std::chrono::milliseconds timeout,
+                           std::function<void(Status)> done);
   // OK on the leader; UNAVAILABLE naming the leader (membership changes go there) elsewhere.
   Status leader_only() const;
   // The Raft address this node knows for each member (the replicated table, else --bootstrap).
@@ -167,6 +171,7 @@ class Replica {
   void run_duties();
   void serve_local_reads();
   void release_reads_after_refresh();
+  void finish_transfer(Status status);
   // Points the transport at every member's current address.
   void sync_peers();
   void write_all(std::vector<core::CommandBody> bodies, std::function<void(Status)> done);
@@ -198,9 +203,8 @@ class Replica {
   bool snapshotting_ = false;
   std::vector<std::function<void(Result<uint64_t>)>> snapshot_waiters_;
 
-  // Leader duties: the term in which this node took office and whether its lease refresh
-  // entry has been applied; expiry and compaction proposals in flight.
-  uint64_t refreshed_term_ = 0;
+  // Leader duties in flight: the lease refresh (the term whose refresh applied is replicated
+  // state, machine_.lease_refresh_term()), expiry, compaction.
   bool refresh_in_flight_ = false;
   bool expire_in_flight_ = false;
   bool compact_in_flight_ = false;
@@ -224,11 +228,17 @@ class Replica {
 
   size_t writes_in_flight_ = 0;
   bool stopping_ = false;
-  raft::NodeId handing_over_to_ = 0;  // shutting down: leadership is moving there
+  bool handing_over_ = false;  // shutting down: leadership is moving to another voter
+  struct Transfer {
+    Transfer(asio::io_context& io, raft::NodeId to) : to(to), timer(io) {}
+    raft::NodeId to;
+    asio::steady_timer timer;
+    std::vector<std::function<void(Status)>> waiters;
+  };
+  std::unique_ptr<Transfer> transfer_;  // a leadership transfer under way
   bool serve_posted_ = false;  // a deliver + serve_local_reads is queued on the loop
   std::function<void()> shutdown_done_;
   std::unique_ptr<asio::steady_timer> shutdown_timer_;
-  std::unique_ptr<asio::steady_timer> handover_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -44,7 +44,6 @@ class Server {
   // everything and calls `done`.
   void shut_down(std::function<void()> done);
 
-  asio::io_context& io() { return io_; }
   Replica& replica() { return *replica_; }
   Metrics& metrics() { return metrics_; }
   uint16_t port() const;

@@ -774,19 +774,25 @@ TEST(RemoteCodecTest, ErrorRepliesMapToStatusCodes) {
   EXPECT_EQ(status_of("ERR internal error: boom").message(), "boom");
 }
 
+// A listening socket on a free loopback port (*port), for the fake servers below.
+int listen_on_loopback(int* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  ::listen(fd, 8);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
 // A node that answers HELLO and then NOTLEADER naming `leader_port` for every command.
 class FakeFollower {
  public:
   explicit FakeFollower(int leader_port) : leader_port_(leader_port) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len);
-    ::listen(listener_, 8);
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listener_ = listen_on_loopback(&port_);
     thread_ = std::thread([this] { serve(); });
   }
   ~FakeFollower() {
@@ -854,15 +860,7 @@ TEST(RemoteTest, FollowsNotLeaderToTheLeaderAndSkipsDeadEndpoints) {
 class AnswerDroppingProxy {
  public:
   explicit AnswerDroppingProxy(int server_port) : server_port_(server_port) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len);
-    ::listen(listener_, 8);
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listener_ = listen_on_loopback(&port_);
     thread_ = std::thread([this] { serve(); });
   }
   ~AnswerDroppingProxy() {

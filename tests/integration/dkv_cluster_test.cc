@@ -262,6 +262,25 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
   EXPECT_EQ(n4->command({"GET", "mb:after"}).str, "x");
 }
 
+// A follower restarted from a snapshot that covers the leader's lease refresh of this term
+// serves reads again (the refresh's term is in the snapshot, not only in the log it truncated).
+TEST_F(SnapshottingClusterTest, AFollowerRestartedFromASnapshotServesReads) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto c = resp3(port_of(leader));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c->command({"SET", "rs:k", std::to_string(i)}).str, "OK");
+  const int follower = static_cast<int>(leader % 3) + 1;
+  ASSERT_TRUE(cluster_->restart(follower));
+  auto f = resp3(cluster_->port(follower));
+  Value got;
+  for (int i = 0; i < 100; ++i) {  // it may need a moment to hear from the leader
+    got = f->command({"GET", "rs:k"}, 5'000);
+    if (got.type != Type::kError && !(got.type == Type::kNull && got.str == "<closed>")) break;
+    usleep(50'000);
+  }
+  EXPECT_EQ(got.str, "19") << got.debug_string();
+}
+
 // A follower that installs a snapshot skipped revisions its watches never saw: each ends with
 // LAGGING (protocol.md 4.2), and resuming FROM resume_from is COMPACTED, so the client re-reads.
 TEST_F(SnapshottingClusterTest, ASnapshotInstallEndsTheFollowersWatchesWithLagging) {
