@@ -1,5 +1,6 @@
 #include "server/admin_http.h"
 
+#include <cstdio>
 #include <string>
 
 #include "server/server.h"
@@ -37,9 +38,12 @@ class AdminHttp::Exchange : public std::enable_shared_from_this<Exchange> {
     if (sp1 == std::string::npos || sp2 == std::string::npos) return reply(400, "text/plain", "bad request\n");
     const std::string method = line.substr(0, sp1);
     std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    path = path.substr(0, path.find('?'));
-    if (method != "GET" && method != "HEAD") return reply(405, "text/plain", "only GET\n");
+    const size_t question = path.find('?');
+    const std::string query = question == std::string::npos ? "" : path.substr(question + 1);
+    path = path.substr(0, question);
     Server& server = owner_.server_;
+    if (path == "/debug/network") return network(method, query);
+    if (method != "GET" && method != "HEAD") return reply(405, "text/plain", "only GET\n");
     if (path == "/metrics") return reply(200, "text/plain; version=0.0.4; charset=utf-8", server.prometheus());
     if (path == "/health") {
       const char* type = "text/plain; charset=utf-8";
@@ -57,9 +61,65 @@ class AdminHttp::Exchange : public std::enable_shared_from_this<Exchange> {
     reply(404, "text/plain", "not found: try /metrics or /health\n");
   }
 
+  // GET shows the simulated network faults; POST replaces them with the query's (none given:
+  // a good network again).
+  void network(const std::string& method, const std::string& query) {
+    const char* type = "text/plain; charset=utf-8";
+    Server& server = owner_.server_;
+    if (!server.options().fault_injection) {
+      return reply(403, type, "fault injection is off: start dkv-server with --fault-injection\n");
+    }
+    RaftTransport& transport = server.replica().transport();
+    if (method == "GET") return reply(200, type, transport.faults().to_string() + "\n");
+    if (method != "POST") return reply(405, type, "only GET or POST\n");
+    RaftTransport::Faults faults;
+    auto number = [](const std::string& text, int max, int* out) {
+      if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+      *out = std::stoi(text);
+      return *out <= max;
+    };
+    size_t start = 0;
+    while (start < query.size()) {
+      size_t end = query.find('&', start);
+      if (end == std::string::npos) end = query.size();
+      const std::string item = query.substr(start, end - start);
+      start = end + 1;
+      const size_t eq = item.find('=');
+      const std::string name = item.substr(0, eq);
+      const std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
+      if (name == "block") {
+        size_t from = 0;
+        while (from < value.size()) {
+          size_t comma = value.find(',', from);
+          if (comma == std::string::npos) comma = value.size();
+          int id = 0;
+          if (!number(value.substr(from, comma - from), 1'000'000'000, &id) || id == 0) {
+            return reply(400, type, "block needs node ids ID,ID,..., got '" + value + "'\n");
+          }
+          faults.blocked.insert(static_cast<raft::NodeId>(id));
+          from = comma + 1;
+        }
+      } else if (name == "loss") {
+        if (!number(value, 100, &faults.loss_percent)) return reply(400, type, "loss needs a percentage 0-100\n");
+      } else if (name == "delay") {
+        if (!number(value, 60'000, &faults.delay_ms)) return reply(400, type, "delay needs milliseconds 0-60000\n");
+      } else if (!name.empty()) {
+        return reply(400, type, "unknown parameter '" + name + "': block, loss or delay\n");
+      }
+    }
+    transport.set_faults(faults);
+    std::fprintf(stderr, "dkv-server: simulated network faults: %s\n", faults.to_string().c_str());
+    reply(200, type, faults.to_string() + "\n");
+  }
+
   void reply(int code, const char* type, const std::string& body) {
-    const char* reason = code == 200 ? "OK" : code == 404 ? "Not Found" : code == 503 ? "Service Unavailable"
-                                                                                      : "Error";
+    const char* reason = code == 200   ? "OK"
+                         : code == 400 ? "Bad Request"
+                         : code == 403 ? "Forbidden"
+                         : code == 404 ? "Not Found"
+                         : code == 405 ? "Method Not Allowed"
+                         : code == 503 ? "Service Unavailable"
+                                       : "Error";
     response_ = "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\nContent-Type: " + type +
                 "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
     if (request_.rfind("HEAD ", 0) != 0) response_ += body;

@@ -1,5 +1,8 @@
 // AdminHttp: the admin port's minimal HTTP/1.1 server: GET /metrics (Prometheus text format)
 // and GET /health (200 "ok" while this member has a leader and its disk works, else 503).
+// With Server::Options::fault_injection, GET/POST /debug/network shows/sets the simulated
+// network faults between this member and its peers (RaftTransport::Faults; query
+// block=ID,...&loss=PCT&delay=MS, nothing = healed); without it, 403.
 // One request per connection (Connection: close); anything else gets 404 or 405.
 #pragma once
 

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
                  "(FROM; at most this many events, and 64 MiB); 0 keeps all MVCC history")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  bool fault_injection = false;
+  app.add_flag("--fault-injection", fault_injection,
+               "For fault tests: the admin port's POST /debug/network?block=ID,...&loss=PCT&delay=MS "
+               "simulates partitions, message loss and delay between this node and its peers");
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& message) {
@@ -115,6 +119,7 @@ int main(int argc, char** argv) {
   options.port = client->second;
   options.admin_host = admin->first;
   options.admin_port = admin->second;
+  options.fault_injection = fault_injection;
   options.replica.node_id = node_id;
   options.replica.data_dir = data_dir;
   options.replica.raft_host = raft->first;

@@ -1,5 +1,6 @@
 #include "server/raft_node.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "raft/codec.h"
@@ -49,6 +50,24 @@ void RaftNode::on_tick() {
     auto node = reads_requested_.extract(reads_requested_.begin());
     node.mapped().done(Status(Code::kUnavailable, "no read index from the leader in time; retry"));
   }
+  const uint64_t orphan_ticks = std::max<uint64_t>(
+      1, static_cast<uint64_t>(options_.orphaned_proposal_timeout / options_.tick));
+  bool orphans_left = false;
+  for (auto it = proposals_.begin(); has_orphans_ && it != proposals_.end();) {
+    if (it->second.orphaned_at_tick == 0 || it->second.orphaned_at_tick + orphan_ticks > ticks_) {
+      orphans_left = orphans_left || it->second.orphaned_at_tick != 0;
+      ++it;
+      continue;
+    }
+    ProposeDone done = std::move(it->second.done);
+    it = proposals_.erase(it);
+    done(Status(Code::kUnavailable,
+                "this node stopped leading before the write committed and did not learn its fate within " +
+                    std::to_string(options_.orphaned_proposal_timeout.count()) +
+                    " ms; it may or may not have been applied"),
+         {});
+  }
+  has_orphans_ = orphans_left;
   schedule_pump();
 }
 
@@ -170,6 +189,12 @@ void RaftNode::apply(const raft::Ready& rd) {
     reads_requested_.clear();
     for (auto& [id, request] : requested) {
       request.done(Status(Code::kUnavailable, "leadership changed during the read; retry"));
+    }
+    if (rd.soft_state->role != raft::Role::kLeader) {
+      for (auto& [index, w] : proposals_) {
+        if (w.orphaned_at_tick == 0) w.orphaned_at_tick = ticks_ + 1;
+        has_orphans_ = true;
+      }
     }
     if (applier_.role_changed) applier_.role_changed(*rd.soft_state);
   }

@@ -58,6 +58,10 @@ class RaftNode {
   struct Options {
     raft::Config raft;
     std::chrono::milliseconds tick{100};
+    // A proposal whose leader stepped down is answered when its index applies (kept or lost);
+    // if that has not happened this long after the step-down (e.g. the old leader is cut off),
+    // it fails saying the write may or may not have been applied.
+    std::chrono::milliseconds orphaned_proposal_timeout{5000};
   };
 
   // Called with OK and the apply result, or with an error if the proposal was refused or lost
@@ -121,8 +125,10 @@ class RaftNode {
   struct Waiter {
     uint64_t term = 0;
     ProposeDone done;
+    uint64_t orphaned_at_tick = 0;  // when this node stopped leading; 0 while it leads
   };
   std::map<uint64_t, Waiter> proposals_;  // by log index
+  bool has_orphans_ = false;              // some waiter has orphaned_at_tick set
 
   uint64_t next_read_id_ = 1;
   struct ReadRequest {

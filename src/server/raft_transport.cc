@@ -81,6 +81,10 @@ class RaftTransport::Inbound : public std::enable_shared_from_this<Inbound> {
       if (!m) return false;
       pos += 4 + len;
       ++owner_->stats_.frames_received;
+      if (owner_->faults_.blocked.count(m->from) != 0) {
+        ++owner_->stats_.frames_faulted;
+        continue;
+      }
       owner_->on_message_(std::move(*m));
       if (owner_->closed_) return false;
     }
@@ -166,7 +170,30 @@ void RaftTransport::remove_peer(raft::NodeId id) {
   peers_.erase(it);
 }
 
+std::string RaftTransport::Faults::to_string() const {
+  std::string out = "blocked=";
+  for (raft::NodeId id : blocked) out += (out.back() == '=' ? "" : ",") + std::to_string(id);
+  return out + " loss=" + std::to_string(loss_percent) + "% delay=" + std::to_string(delay_ms) + "ms";
+}
+
 void RaftTransport::send(const raft::Message& m) {
+  if (closed_) return;
+  if (faults_.blocked.count(m.to) != 0 ||
+      (faults_.loss_percent > 0 && static_cast<int>(fault_rng_() % 100) < faults_.loss_percent)) {
+    ++stats_.frames_faulted;
+    return;
+  }
+  if (faults_.delay_ms > 0) {
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(faults_.delay_ms));
+    timer->async_wait([this, timer, m, alive = alive_](const asio::error_code& ec) {
+      if (!ec && *alive) enqueue(m);
+    });
+    return;
+  }
+  enqueue(m);
+}
+
+void RaftTransport::enqueue(const raft::Message& m) {
   if (closed_) return;
   auto it = peers_.find(m.to);
   if (it == peers_.end()) {

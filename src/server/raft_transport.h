@@ -7,6 +7,10 @@
 // effort, as Raft expects: when a peer is unreachable its queue is dropped and reconnection is
 // retried after a back-off; Raft's own retries (heartbeats, probes) recover. Incoming frames
 // that do not decode, or that declare more than kMaxFrameBytes, close that connection.
+//
+// For fault tests, set_faults() makes the transport behave like a bad network: messages to or
+// from blocked peers are dropped (a partition, without touching the kernel's network), a share
+// of the others is lost, and the rest can be delayed.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +18,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
+#include <set>
 #include <string>
 
 #include <asio.hpp>
@@ -31,6 +37,14 @@ class RaftTransport {
 
   using Handler = std::function<void(raft::Message)>;
 
+  // A simulated bad network between this member and its peers (all default: a good one).
+  struct Faults {
+    std::set<raft::NodeId> blocked;  // peers cut off in both directions
+    int loss_percent = 0;            // of the remaining messages sent, dropped at random
+    int delay_ms = 0;                // added to every remaining message sent
+    std::string to_string() const;  // "blocked=2,3 loss=10% delay=20ms"
+  };
+
   RaftTransport(asio::io_context& io, Handler on_message);
   ~RaftTransport();
   RaftTransport(const RaftTransport&) = delete;
@@ -46,6 +60,9 @@ class RaftTransport {
   // Queues `m` for m.to; returns at once.
   void send(const raft::Message& m);
 
+  void set_faults(Faults faults) { faults_ = std::move(faults); }
+  const Faults& faults() const { return faults_; }
+
   // Stops listening and closes every connection.
   void close();
 
@@ -53,6 +70,7 @@ class RaftTransport {
     uint64_t frames_sent = 0;
     uint64_t frames_received = 0;
     uint64_t frames_dropped = 0;  // queue full or peer unreachable
+    uint64_t frames_faulted = 0;  // dropped by set_faults()
   };
   const Stats& stats() const { return stats_; }
 
@@ -64,6 +82,7 @@ class RaftTransport {
   void connect(const std::shared_ptr<Peer>& peer);
   void flush(const std::shared_ptr<Peer>& peer);
   void fail(const std::shared_ptr<Peer>& peer);
+  void enqueue(const raft::Message& m);
 
   asio::io_context& io_;
   Handler on_message_;
@@ -71,6 +90,8 @@ class RaftTransport {
   std::map<raft::NodeId, std::shared_ptr<Peer>> peers_;
   std::map<Inbound*, std::shared_ptr<Inbound>> inbound_;
   Stats stats_;
+  Faults faults_;
+  std::mt19937_64 fault_rng_{std::random_device{}()};
   bool closed_ = false;
   // Shared with pending handlers: they may run after this object is gone, and must then do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

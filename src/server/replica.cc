@@ -134,6 +134,7 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   node_options.raft.election_ticks = o.election_ticks;
   node_options.raft.seed = std::random_device{}() ^ (uint64_t{o.node_id} << 32);
   node_options.tick = o.tick;
+  node_options.orphaned_proposal_timeout = o.forward_timeout;
   RaftApplier applier;
   applier.apply = [self](const raft::Entry& e) { return self->apply_entry(e); };
   applier.install = [self](const raft::Snapshot& s) { self->install(s); };

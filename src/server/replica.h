@@ -71,6 +71,8 @@ class Replica {
     uint64_t snapshot_entries = 100000;
     std::chrono::milliseconds expiry_interval{10};
     int64_t history_revisions = 10000;  // MVCC history kept for reads at older revisions
+    // How long a forwarded write, or a proposal of a leader that stepped down, may stay unanswered
+    // before it fails as "may or may not have been applied".
     std::chrono::milliseconds forward_timeout{5000};
     core::WatchHub::Options watch;
     // Milliseconds since the Unix epoch; the system clock when empty. Tests inject their own.
@@ -153,6 +155,8 @@ class Replica {
   };
   RaftInfo raft_info() const;
   uint16_t raft_port() const { return transport_->port(); }
+  // Fault tests only (admin POST /debug/network with --fault-injection): a simulated bad network.
+  RaftTransport& transport() { return *transport_; }
   bool stopping() const { return stopping_; }
   // A failure that stopped this replica (e.g. the disk); OK while it runs.
   Status failure() const;

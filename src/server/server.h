@@ -33,6 +33,8 @@ class Server {
     Replica::Options replica;
     size_t max_scan_cursors = 10000;  // SCAN cursors remembered; the oldest are forgotten
     std::chrono::milliseconds shutdown_timeout{10000};
+    // Lets the admin port's POST /debug/network simulate partitions, loss and delay (tests).
+    bool fault_injection = false;
   };
 
   // Opens the replica's data and binds every port. Errors name the address or directory.

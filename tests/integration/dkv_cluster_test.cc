@@ -136,6 +136,61 @@ TEST_F(ClusterTest, FollowersServeEveryCommandAndWatches) {
 // A write forwarded to a leader that has stopped answering fails within a few seconds saying
 // its outcome is unknown (never hangs, never claims success); once the others elect a new
 // leader the same follower accepts writes again, and the old leader, resumed, catches up.
+// Members whose Raft transport can simulate partitions (--fault-injection, POST /debug/network).
+class PartitionedClusterTest : public ClusterTest {
+ protected:
+  std::vector<std::string> flags() const override { return {"--fault-injection"}; }
+};
+
+TEST_F(PartitionedClusterTest, AnIsolatedLeaderAcknowledgesNothingAndFollowsAfterTheHeal) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto old = resp3(port_of(leader));
+  ASSERT_EQ(old->command({"SET", "part:k", "before"}).str, "OK");
+
+  std::vector<int> rest;  // ascending
+  for (int id = 1; id <= 3; ++id) {
+    if (id != leader) rest.push_back(id);
+  }
+  ASSERT_TRUE(cluster_->partition({{static_cast<int>(leader)}, rest}));
+  const std::string shown = http_exchange(cluster_->admin_port(static_cast<int>(leader)),
+                                          "GET /debug/network HTTP/1.1\r\n\r\n");
+  EXPECT_NE(shown.find("blocked=" + std::to_string(rest[0]) + "," + std::to_string(rest[1]) + " loss=0% delay=0ms"),
+            std::string::npos) << shown;
+
+  // Cut off from a quorum, the old leader acknowledges no write: it steps down, and the write
+  // fails saying its outcome is unknown (it may still be committed by a new leader); nor does it
+  // answer a read.
+  Value write = old->command({"SET", "part:k", "lost"}, 15'000);
+  EXPECT_EQ(code_of(write), "UNAVAILABLE") << write.debug_string();
+  EXPECT_NE(error_of(write).find("may or may not have been applied"), std::string::npos) << write.debug_string();
+  Value read = old->command({"GET", "part:k"}, 15'000);
+  EXPECT_EQ(code_of(read), "UNAVAILABLE") << read.debug_string();
+
+  // The majority elects a leader of its own and goes on.
+  const int64_t next = await_leader(leader);
+  ASSERT_GT(next, 0);
+  ASSERT_NE(next, leader);
+  auto c = resp3(port_of(next));
+  ASSERT_EQ(c->command({"SET", "part:k", "after"}).str, "OK");
+
+  // Healed, the old leader follows the new one and reads its write; the write it could not
+  // commit is gone.
+  ASSERT_TRUE(cluster_->heal());
+  auto healed = resp3(port_of(leader));
+  Value got;
+  for (int i = 0; i < 200; ++i) {
+    got = healed->command({"GET", "part:k"});
+    if (got.type != Type::kError) break;
+    usleep(50'000);
+  }
+  EXPECT_EQ(got.str, "after") << got.debug_string();
+  EXPECT_NE(healed->command({"INFO", "cluster"}).str.find("role:follower"), std::string::npos);
+  const std::string bad = http_exchange(cluster_->admin_port(1), "POST /debug/network?lose=5 HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(bad.rfind("HTTP/1.1 400", 0), 0u) << bad;
+  EXPECT_NE(bad.find("unknown parameter 'lose'"), std::string::npos) << bad;
+}
+
 TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResume) {
   const int64_t leader = await_leader();
   ASSERT_GT(leader, 0);

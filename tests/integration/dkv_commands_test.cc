@@ -1390,6 +1390,10 @@ TEST_F(KvTest, AdminHealthAndMetrics) {
 
   EXPECT_EQ(http_request(server_->admin_port(), "GET", "/nope").rfind("HTTP/1.1 404", 0), 0u);
   EXPECT_EQ(http_request(server_->admin_port(), "POST", "/health").rfind("HTTP/1.1 405", 0), 0u);
+  // Simulated network faults only with --fault-injection.
+  const std::string refused = http_request(server_->admin_port(), "POST", "/debug/network?block=2");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 403", 0), 0u) << refused;
+  EXPECT_NE(refused.find("start dkv-server with --fault-injection"), std::string::npos) << refused;
 }
 
 // --- other clients ----------------------------------------------------------------------------

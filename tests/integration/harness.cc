@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -297,6 +298,40 @@ bool DkvCluster::pause(int id) {
 
 void DkvCluster::resume(int id) { process(id)->signal(SIGCONT); }
 
+bool DkvCluster::set_network(int id, const std::string& query) {
+  const std::string response = http_exchange(
+      admin_port(id), "POST /debug/network?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  if (response.rfind("HTTP/1.1 200", 0) == 0) return true;
+  ADD_FAILURE() << "member " << id << " refused network faults '" << query << "': " << response;
+  return false;
+}
+
+bool DkvCluster::partition(const std::vector<std::vector<int>>& sides) {
+  bool ok = true;
+  for (int id = 1; id <= size(); ++id) {
+    if (!running(id)) continue;
+    std::vector<int> mine;
+    for (const auto& side : sides) {
+      if (std::find(side.begin(), side.end(), id) != side.end()) mine = side;
+    }
+    std::string blocked;
+    for (int other = 1; other <= size(); ++other) {
+      if (other == id || std::find(mine.begin(), mine.end(), other) != mine.end()) continue;
+      blocked += (blocked.empty() ? "" : ",") + std::to_string(other);
+    }
+    ok = set_network(id, "block=" + blocked) && ok;
+  }
+  return ok;
+}
+
+bool DkvCluster::heal() {
+  bool ok = true;
+  for (int id = 1; id <= size(); ++id) {
+    if (running(id)) ok = set_network(id, "") && ok;
+  }
+  return ok;
+}
+
 int DkvCluster::await_leader(int except, int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (Clock::now() < deadline) {
@@ -412,7 +447,11 @@ resp::Value RespConnection::read_value(int timeout_ms) {
     if (poll(&p, 1, remaining_ms(deadline)) <= 0) return closed;
     char buf[65536];
     ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    if (n <= 0) return closed;
+    if (n <= 0) {  // closed by the peer: connected() says so from now on
+      ::close(fd_);
+      fd_ = -1;
+      return closed;
+    }
     buf_.append(buf, static_cast<size_t>(n));
   }
 }

@@ -109,6 +109,16 @@ class DkvCluster {
   // timeout_ms; 0 if none. `except` is not asked (a paused member would not answer).
   int await_leader(int except = 0, int timeout_ms = 30'000);
 
+  int admin_port(int id) const { return members_[id - 1]->admin_port; }
+  // Simulated network faults (members started with --fault-injection; admin POST
+  // /debug/network): `query` as "block=2,3&loss=10&delay=20", "" for a good network. A restarted
+  // member starts healed. False (and ADD_FAILURE) if the member does not answer 200.
+  bool set_network(int id, const std::string& query);
+  // Cuts the cluster into `sides` (member ids; members on no side are cut off from everyone):
+  // each running member blocks every member not on its side. heal() undoes every fault.
+  bool partition(const std::vector<std::vector<int>>& sides);
+  bool heal();
+
  private:
   struct Member {
     TempDir dir;
@@ -153,6 +163,7 @@ class RespConnection {
   RespConnection(const RespConnection&) = delete;
   RespConnection& operator=(const RespConnection&) = delete;
 
+  // False once the connection was refused or the peer closed it.
   bool connected() const { return fd_ >= 0; }
   // Sends the command and reads its reply (a null Value with str "<closed>" after timeout_ms).
   resp::Value command(const std::vector<std::string>& args, int timeout_ms = 10'000);
