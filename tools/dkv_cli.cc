@@ -244,15 +244,17 @@ int run_membership(const std::string& endpoints, const std::vector<std::string>&
       return f == nullptr ? missing : *f;
     };
     const int64_t match = field("match").integer;
+    const std::string& client = field("client_address").str;
     rows.push_back({std::to_string(field("id").integer), field("role").str, field("address").str,
-                    match < 0 ? "-" : std::to_string(match)});
+                    client.empty() ? "-" : client, match < 0 ? "-" : std::to_string(match)});
     j.begin_object().key("id").number(field("id").integer).key("role").string(field("role").str);
-    j.key("address").string(field("address").str).key("match").number(match).end_object();
+    j.key("address").string(field("address").str).key("client_address").string(client);
+    j.key("match").number(match).end_object();
   }
   if (json) {
     print_json(j.end_array());
   } else {
-    print(table({"ID", "ROLE", "RAFT ADDRESS", "MATCH"}, rows));
+    print(table({"ID", "ROLE", "RAFT ADDRESS", "CLIENT ADDRESS", "MATCH"}, rows));
   }
   return 0;
 }
@@ -803,7 +805,7 @@ int run(int argc, char** argv) {
       return run_membership(g.endpoints, command, g.json);
     };
   };
-  member->add_subcommand("list", "Members: id, role, Raft address, replicated index (from the leader)")
+  member->add_subcommand("list", "Members: id, role, Raft and client addresses, replicated index (from the leader)")
       ->callback([&] { membership({"MEMBER.LIST"}); });
   auto* madd = member->add_subcommand("add", "Add a node as a learner (it catches up, then promote it)");
   madd->add_option("id", member_id, "Node id")->required();

@@ -71,6 +71,9 @@ Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
         timeout_ms = std::max<int64_t>(1, std::min<int64_t>(timeout_ms, left.count()));
       }
       Result<std::unique_ptr<RespSocket>> socket = RespSocket::open(endpoint, timeout_ms);
+      if (socket.ok() && !discover_on(**socket, Clock::now() + std::chrono::milliseconds(timeout_ms))) {
+        socket = (*socket)->error();
+      }
       if (socket.ok()) {
         prefer(endpoint);
         return socket;
@@ -89,6 +92,23 @@ Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
     }
     backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
   }
+}
+
+bool ConnectionPool::discover_on(RespSocket& socket, Deadline deadline) {
+  if (!options_.discover) return true;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    if (discovered_at_ != Clock::time_point{} && now - discovered_at_ < std::chrono::seconds(1)) return true;
+    discovered_at_ = now;
+  }
+  std::vector<Endpoint> found = options_.discover(socket, deadline);
+  if (socket.broken()) return false;
+  std::lock_guard lock(mu_);
+  for (Endpoint& e : found) {
+    if (std::find(endpoints_.begin(), endpoints_.end(), e) == endpoints_.end()) endpoints_.push_back(std::move(e));
+  }
+  return true;
 }
 
 void ConnectionPool::set_endpoints(std::vector<Endpoint> endpoints) {

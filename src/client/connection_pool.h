@@ -4,7 +4,9 @@
 // Connecting tries the preferred endpoint first (the last one that worked, or the leader a
 // NOTLEADER reply named), then the others in order; when every endpoint fails it backs off
 // (doubling from `backoff_initial_ms` up to `backoff_max_ms`) and tries again until the caller's
-// deadline. Idle connections are kept only to the preferred endpoint.
+// deadline. Idle connections are kept only to the preferred endpoint. With a `discover` hook,
+// a new connection (at most one a second) also asks the server for the other members' addresses
+// and adds the ones not known yet, so a client given one member finds the rest.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +26,9 @@ struct PoolOptions {
   int64_t connect_timeout_ms = 2'000;  // per connection attempt
   int64_t backoff_initial_ms = 20;
   int64_t backoff_max_ms = 1'000;
+  // Asks the server on a fresh connection for more endpoints (Remote: MEMBER.LIST). It must leave
+  // the socket ready for the next request, or broken (the connection is then not used).
+  std::function<std::vector<Endpoint>(RespSocket&, Deadline)> discover;
 };
 
 class ConnectionPool {
@@ -68,6 +73,8 @@ class ConnectionPool {
 
  private:
   void give_back(std::unique_ptr<RespSocket> socket);
+  // Runs options_.discover on `socket` if none ran in the last second; false if it broke it.
+  bool discover_on(RespSocket& socket, Deadline deadline);
 
   const PoolOptions options_;
   mutable std::mutex mu_;
@@ -75,6 +82,7 @@ class ConnectionPool {
   std::vector<Endpoint> endpoints_;  // preferred first
   std::vector<std::unique_ptr<RespSocket>> idle_;
   size_t open_ = 0;  // idle + lent + being connected
+  Clock::time_point discovered_at_{};
 };
 
 }  // namespace dkv::client

@@ -18,7 +18,9 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
       port > 65535) {
     return bad();
   }
-  return Endpoint{std::string(text.substr(0, colon)), static_cast<uint16_t>(port)};
+  std::string_view host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // IPv6
+  return Endpoint{std::string(host), static_cast<uint16_t>(port)};
 }
 
 Result<std::vector<Endpoint>> parse_endpoints(std::string_view text) {

@@ -43,14 +43,31 @@ bool outcome_unknown(const Value& reply) {
   return reply.is_error() && reply.error_code() == "UNAVAILABLE" &&
          reply.error_message().find("may or may not have been applied") != std::string_view::npos;
 }
+// Every member's client address from MEMBER.LIST ("" until a member recorded its own). A server
+// without the command answers an error: nothing found.
+std::vector<client::Endpoint> discover_members(client::RespSocket& socket, client::Deadline deadline) {
+  std::vector<client::Endpoint> found;
+  if (!socket.send({{"MEMBER.LIST"}}, deadline).ok()) return found;
+  Result<resp::Value> reply = socket.read_reply(deadline);
+  if (!reply.ok() || reply->type != resp::Type::kArray) return found;
+  for (const resp::Value& member : reply->elements) {
+    const resp::Value* address = member.find("client_address");
+    if (address == nullptr || address->str.empty()) continue;
+    Result<client::Endpoint> endpoint = client::parse_endpoint(address->str);
+    if (endpoint.ok()) found.push_back(std::move(endpoint).value());
+  }
+  return found;
+}
+
 }  // namespace
 
 Remote::Remote(std::vector<client::Endpoint> endpoints, Options options)
     : options_(options),
       session_id_(random_session_id()),
       pool_(std::move(endpoints),
-            client::PoolOptions{options.pool_size, options.connect_timeout_ms,
-                                options.backoff_initial_ms, options.backoff_max_ms}) {}
+            client::PoolOptions{options.pool_size, options.connect_timeout_ms, options.backoff_initial_ms,
+                                options.backoff_max_ms,
+                                options.discover_members ? discover_members : nullptr}) {}
 
 Remote::~Remote() {
   std::unique_ptr<client::WatchStream> watches;

@@ -12,7 +12,9 @@
 // A NOTLEADER reply naming the leader redirects the call there (nothing was applied); other
 // replies, UNAVAILABLE included, are the caller's to act on (only it knows whether a retry is
 // safe).
-// Watches share one more connection of their own (client/watch_stream.h) and survive reconnects.
+// Watches share one more connection of their own (client/watch_stream.h) and survive reconnects,
+// resuming where they left off, on another member if need be. Given one member of a cluster,
+// the client learns the others' client addresses (MEMBER.LIST) and fails over to them.
 //
 // What the protocol cannot carry (the call fails with INVALID_ARGUMENT, or the field stays 0):
 //   - PutOptions keep_ttl, if_exists, expires_at_ms, prev_kv; DeleteOptions prev_kv;
@@ -61,6 +63,9 @@ class Remote final : public Client {
     // Undelivered events a watch may queue (its handler being slow) before it is ended with
     // LAGGING.
     size_t watch_max_pending = 10'000;
+    // Adds every member's client address (MEMBER.LIST) to the endpoints on new connections, so
+    // a client given one member of a cluster fails over to the others.
+    bool discover_members = true;
   };
 
   // Does not connect: the first call does (see dkv::connect for a checked start).
@@ -73,6 +78,8 @@ class Remote final : public Client {
   // Replaces the endpoints (e.g. a node restarted on another port): new connections, watches'
   // reconnects included, go there.
   void set_endpoints(std::vector<client::Endpoint> endpoints);
+  // The endpoints known now, the preferred first (given ones and discovered members).
+  std::vector<client::Endpoint> endpoints() const { return pool_.endpoints(); }
   // Opens a connection (HELLO 3 included) if none is idle: UNAVAILABLE when no endpoint answers
   // within the connect timeout.
   Status ping();

@@ -8,9 +8,9 @@
 namespace dkv::core {
 namespace {
 
-// Version 2 added the origin and the session request after the timestamp; version 1 commands
-// (without them) still decode.
-constexpr uint8_t kFormatVersion = 2;
+// Version 2 added the origin and the session request after the timestamp, version 3 the client
+// address of MemberAddressCmd; commands of versions 1 and 2 still decode.
+constexpr uint8_t kFormatVersion = 3;
 
 // --- writing ---
 
@@ -159,6 +159,7 @@ void write_body(ByteWriter& w, const LeaseRefreshCmd& c) { w.varint(c.term); }
 void write_body(ByteWriter& w, const MemberAddressCmd& c) {
   w.varint(c.node);
   w.bytes(c.raft_address);
+  w.bytes(c.client_address);
 }
 void write_body(ByteWriter& w, const MultiCmd& c) {
   w.varint(c.watched.size());
@@ -352,6 +353,7 @@ void read_body(ByteReader& r, LeaseRefreshCmd& c) { c.term = r.varint(); }
 void read_body(ByteReader& r, MemberAddressCmd& c) {
   c.node = r.varint();
   c.raft_address = r.bytes();
+  c.client_address = r.bytes();
 }
 
 // Builds the alternative with wire op code `op` and reads its body.
@@ -442,7 +444,7 @@ Result<Command> decode_command(std::string_view bytes) {
   ByteReader r(bytes);
   uint8_t version = r.u8();
   if (!r.ok()) return Status(Code::kInvalidArgument, "command is empty");
-  if (version != kFormatVersion && version != 1) {
+  if (version < 1 || version > kFormatVersion) {
     return Status(Code::kInvalidArgument,
                   "command format version " + std::to_string(version) + " is not supported");
   }
@@ -461,6 +463,16 @@ Result<Command> decode_command(std::string_view bytes) {
       CommandBody(std::in_place_type<LeaseRefreshCmd>).index());
   if (version == 1 && op == kLeaseRefreshOp && r.at_end()) {
     command.body = LeaseRefreshCmd{};  // format 1 had no term: an empty body
+    return command;
+  }
+  constexpr uint8_t kMemberAddressOp = static_cast<uint8_t>(
+      CommandBody(std::in_place_type<MemberAddressCmd>).index());
+  if (version < 3 && op == kMemberAddressOp) {  // formats 1 and 2 had no client address
+    MemberAddressCmd c;
+    c.node = r.varint();
+    c.raft_address = r.bytes();
+    if (!r.ok() || !r.at_end()) return Status(Code::kInvalidArgument, "command op " + std::to_string(op) + " is malformed");
+    command.body = std::move(c);
     return command;
   }
   if (!read_alternative(r, op, &command.body)) {

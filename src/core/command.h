@@ -164,12 +164,15 @@ struct LeaseRefreshCmd {
   // replica, one restored from a snapshot included, knows whether this term's refresh applied.
   uint64_t term = 0;
 };
-// Records (or, with an empty address, forgets) the Raft address of a cluster member, so that
-// every member, and one restored from a snapshot, can reach members added after it started.
-// Proposed by the leader before the membership change that adds the node. -> std::monostate.
+// Records (or, with an empty Raft address, forgets) the addresses of a cluster member, so that
+// every member, and one restored from a snapshot, can reach members added after it started, and
+// clients can discover every member from one (MEMBER.LIST). Proposed by the leader before the
+// membership change that adds the node (Raft address only), and by each member for its own
+// client address. -> std::monostate.
 struct MemberAddressCmd {
   uint64_t node = 0;
-  std::string raft_address;  // host:port
+  std::string raft_address;    // host:port
+  std::string client_address;  // host:port for RESP clients; "" keeps the one recorded
 };
 
 // The order of alternatives is the wire op code: append only.

@@ -13,9 +13,9 @@ namespace dkv::core {
 namespace {
 
 constexpr std::string_view kMagic = "DKVS";
-// Version 2 added the exactly-once session table and the member address table at the end;
-// version 1 images still load.
-constexpr uint8_t kSnapshotVersion = 2;
+// Version 2 added the exactly-once session table and the member address table at the end,
+// version 3 the members' client addresses after it; version 1 and 2 images still load.
+constexpr uint8_t kSnapshotVersion = 3;
 
 void write_record_body(ByteWriter& w, const Record& r) {
   RecordMeta m = r.meta();
@@ -128,6 +128,11 @@ std::string StateMachine::save_snapshot() const {
     w.varint(node);
     w.bytes(address);
   }
+  w.varint(member_client_addresses_.size());
+  for (const auto& [node, address] : member_client_addresses_) {
+    w.varint(node);
+    w.bytes(address);
+  }
 
   w.fixed64(XXH64(out.data(), out.size(), 0));
   return out;
@@ -145,6 +150,7 @@ void StateMachine::reset() {
   sessions_.clear();
   sessions_by_use_.clear();
   member_addresses_.clear();
+  member_client_addresses_.clear();
   lease_refresh_term_ = 0;
   revision_ = 0;
   compacted_ = 0;
@@ -166,7 +172,7 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
   if (trailer.fixed64() != XXH64(body.data(), body.size(), 0)) return corrupt("checksum mismatch");
   ByteReader r(body.substr(kMagic.size()));
   const uint8_t version = r.u8();
-  if (version != kSnapshotVersion && version != 1) {
+  if (version < 1 || version > kSnapshotVersion) {
     return corrupt("unsupported format version " + std::to_string(version));
   }
   revision_ = r.svarint();
@@ -260,6 +266,11 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     const uint64_t node = r.varint();
     member_addresses_[node] = std::string(r.bytes());
+  }
+  n = version >= 3 ? r.count(2) : 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint64_t node = r.varint();
+    member_client_addresses_[node] = std::string(r.bytes());
   }
 
   if (!r.ok()) return corrupt("truncated or malformed body");

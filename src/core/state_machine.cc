@@ -653,8 +653,10 @@ CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
   if (c.node == 0) return invalid("node id 0 is reserved");
   if (c.raft_address.empty()) {
     member_addresses_.erase(c.node);
+    member_client_addresses_.erase(c.node);
   } else {
     member_addresses_[c.node] = c.raft_address;
+    if (!c.client_address.empty()) member_client_addresses_[c.node] = c.client_address;
   }
   return CommandResult();
 }

@@ -107,8 +107,11 @@ class StateMachine {
   size_t sessions() const { return sessions_.size(); }
   // The highest Raft term whose leader's LeaseRefreshCmd has applied (0: none).
   uint64_t lease_refresh_term() const { return lease_refresh_term_; }
-  // Raft addresses of cluster members recorded by MemberAddressCmd, by node id.
+  // Raft and client addresses of cluster members recorded by MemberAddressCmd, by node id.
   const absl::btree_map<uint64_t, std::string>& member_addresses() const { return member_addresses_; }
+  const absl::btree_map<uint64_t, std::string>& member_client_addresses() const {
+    return member_client_addresses_;
+  }
 
   // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
   // now_ms. They stay due until an ExpireCmd removes them.
@@ -249,6 +252,7 @@ class StateMachine {
   LabelIndex labels_;
   absl::btree_map<uint64_t, ClientSession> sessions_;
   absl::btree_map<uint64_t, std::string> member_addresses_;
+  absl::btree_map<uint64_t, std::string> member_client_addresses_;
   uint64_t lease_refresh_term_ = 0;
   absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 

@@ -592,11 +592,14 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
   // Retries when the waiter's lease reaches its deadline, so that its end is reported
   // (NOLEASE) then rather than when the wait runs out. A keep-alive moves the deadline: each
   // attempt that has to wait arms this again.
+  // If the lease is already gone here (its deadline passed after the attempt was stamped, or its
+  // expiry applied in between), the next attempt soon reports NOLEASE: nothing else would wake
+  // this waiter.
   void arm_lease_timer() {
     auto info = replica_.machine().lease_info(lease_, false, replica_.now_ms());
-    if (!info.ok()) return;  // the next attempt reports it
+    const int64_t wake_in_ms = info.ok() ? info->remaining_ms + 1 : 10;
     lease_timer_->cancel();
-    lease_timer_->expires_after(timer_duration(replica_.now_ms() + info->remaining_ms + 1));
+    lease_timer_->expires_after(timer_duration(replica_.now_ms() + wake_in_ms));
     lease_timer_->async_wait([weak = weak_from_this()](const asio::error_code& ec) {
       if (auto w = weak.lock(); w && !ec) w->retry();
     });
@@ -1037,11 +1040,13 @@ Prepared cmd_member_transfer(Context& c) {
   });
 }
 
-// Every member as this node knows it: id, role, Raft address, and on the leader how far each
-// has replicated (match; -1 elsewhere).
+// Every member as this node knows it: id, role, Raft address, client address (as the member
+// recorded it; "" until it has), and on the leader how far each has replicated (match; -1
+// elsewhere).
 Prepared cmd_member_list(Context& c) {
   const raft::Raft& r = c.replica.node().raft();
   const auto addresses = c.replica.member_addresses();
+  const auto& client_addresses = c.replica.member_client_addresses();
   std::map<raft::NodeId, uint64_t> match;
   if (r.role() == raft::Role::kLeader) {
     for (const raft::PeerStatus& p : r.peers()) match[p.id] = p.match;
@@ -1053,7 +1058,7 @@ Prepared cmd_member_list(Context& c) {
   std::sort(members.begin(), members.end());
   c.out.array(members.size());
   for (const auto& [id, learner] : members) {
-    c.out.map(5);
+    c.out.map(6);
     c.out.bulk("id");
     c.out.integer(static_cast<int64_t>(id));
     c.out.bulk("role");
@@ -1061,6 +1066,9 @@ Prepared cmd_member_list(Context& c) {
     c.out.bulk("address");
     auto a = addresses.find(id);
     c.out.bulk(a == addresses.end() ? "" : a->second);
+    c.out.bulk("client_address");
+    auto ca = client_addresses.find(id);
+    c.out.bulk(ca == client_addresses.end() ? "" : ca->second);
     c.out.bulk("match");
     auto m = match.find(id);
     c.out.integer(m == match.end() ? -1 : static_cast<int64_t>(m->second));

@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
                  "(FROM; at most this many events, and 64 MiB); 0 keeps all MVCC history")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  std::string advertise_client;
+  app.add_option("--advertise-client", advertise_client,
+                 "HOST:PORT clients should use to reach this node, listed by MEMBER.LIST so that clients "
+                 "discover every member (default: the --listen address, none if it is a wildcard)");
   bool fault_injection = false;
   app.add_flag("--fault-injection", fault_injection,
                "For fault tests: the admin port's POST /debug/network?block=ID,...&loss=PCT&delay=MS "
@@ -120,6 +124,11 @@ int main(int argc, char** argv) {
   options.admin_host = admin->first;
   options.admin_port = admin->second;
   options.fault_injection = fault_injection;
+  if (!advertise_client.empty()) {
+    auto advertised = parse_address("--advertise-client", advertise_client);
+    if (!advertised.ok()) return fail(advertised.status().message());
+    options.advertise_client = advertise_client;
+  }
   options.replica.node_id = node_id;
   options.replica.data_dir = data_dir;
   options.replica.raft_host = raft->first;

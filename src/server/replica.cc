@@ -555,9 +555,28 @@ void Replica::schedule_duties() {
                         std::to_string(options_.forward_timeout.count()) +
                         " ms; it may or may not have been applied");
     }
+    announce_client_address();
     run_duties();
     schedule_duties();
   });
+}
+
+void Replica::announce_client_address() {
+  const std::string& mine = options_.client_address;
+  if (mine.empty() || announce_in_flight_) return;
+  const auto& recorded = machine_.member_client_addresses();
+  auto it = recorded.find(options_.node_id);
+  if (it != recorded.end() && it->second == mine) return;
+  const raft::Raft& r = node_->raft();
+  if (r.leader() == 0 || !(holds(r.conf().voters, options_.node_id) || holds(r.conf().learners, options_.node_id))) {
+    return;
+  }
+  const int64_t now = now_ms();
+  if (now < announce_after_ms_) return;
+  announce_in_flight_ = true;
+  announce_after_ms_ = now + 1000;  // a failed attempt is retried after a second
+  write(core::MemberAddressCmd{options_.node_id, raft_address(), mine},
+        [this](core::CommandResult) { announce_in_flight_ = false; });
 }
 
 void Replica::run_duties() {

@@ -74,6 +74,9 @@ class Replica {
     // How long a forwarded write, or a proposal of a leader that stepped down, may stay unanswered
     // before it fails as "may or may not have been applied".
     std::chrono::milliseconds forward_timeout{5000};
+    // host:port RESP clients reach this node at: once a member, the node records it in the
+    // replicated member table (MEMBER.LIST), so clients discover every member from one. "" none.
+    std::string client_address;
     core::WatchHub::Options watch;
     // Milliseconds since the Unix epoch; the system clock when empty. Tests inject their own.
     std::function<int64_t()> clock;
@@ -130,6 +133,10 @@ class Replica {
   Status leader_only() const;
   // The Raft address this node knows for each member (the replicated table, else --bootstrap).
   std::map<raft::NodeId, std::string> member_addresses() const;
+  // Client addresses members recorded for themselves (the replicated table).
+  const absl::btree_map<uint64_t, std::string>& member_client_addresses() const {
+    return machine_.member_client_addresses();
+  }
   // Members' Raft addresses learned outside the log (a joining node asks a member for them):
   // the lowest precedence, used until the replicated table has them.
   void learn_addresses(const std::map<raft::NodeId, std::string>& addresses);
@@ -173,6 +180,8 @@ class Replica {
   void deliver();
   void schedule_duties();
   void run_duties();
+  // Any member: records options_.client_address in the member table if it is not there.
+  void announce_client_address();
   void serve_local_reads();
   void release_reads_after_refresh();
   void finish_transfer(Status status);
@@ -212,6 +221,9 @@ class Replica {
   bool refresh_in_flight_ = false;
   bool expire_in_flight_ = false;
   bool compact_in_flight_ = false;
+  // This member's own duty: recording its client address (announce_client_address()).
+  bool announce_in_flight_ = false;
+  int64_t announce_after_ms_ = 0;
 
   // Single-voter reads waiting for apply to reach the commit index they saw.
   std::multimap<uint64_t, ReadDone> local_reads_;

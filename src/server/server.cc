@@ -69,6 +69,12 @@ Result<std::unique_ptr<Server>> Server::open(asio::io_context& io, Options optio
   if (!admin_ep.ok()) return admin_ep.status();
   Status admin = s->admin_->listen(*admin_ep);
   if (!admin.ok()) return admin;
+  std::string& advertised = s->options_.replica.client_address;
+  advertised = s->options_.advertise_client;
+  const std::string& host = s->options_.host;
+  if (advertised.empty() && host != "0.0.0.0" && host != "::" && host != "[::]") {
+    advertised = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(s->port());
+  }
   auto replica = Replica::open(io, s->options_.replica);
   if (!replica.ok()) return replica.status();
   s->replica_ = std::move(replica).value();

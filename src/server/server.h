@@ -33,6 +33,9 @@ class Server {
     Replica::Options replica;
     size_t max_scan_cursors = 10000;  // SCAN cursors remembered; the oldest are forgotten
     std::chrono::milliseconds shutdown_timeout{10000};
+    // host:port clients should use to reach this node, recorded in the member table (MEMBER.LIST)
+    // for client discovery. Empty: the listen address, unless it is a wildcard (then none).
+    std::string advertise_client;
     // Lets the admin port's POST /debug/network simulate partitions, loss and delay (tests).
     bool fault_injection = false;
   };

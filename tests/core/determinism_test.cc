@@ -432,7 +432,9 @@ struct CommandPrinter {
     o << "]";
   }
   void operator()(const LeaseRefreshCmd&) { o << "LeaseRefresh"; }
-  void operator()(const MemberAddressCmd& c) { o << "MemberAddress " << c.node << " " << c.raft_address; }
+  void operator()(const MemberAddressCmd& c) {
+    o << "MemberAddress " << c.node << " " << c.raft_address << " " << c.client_address;
+  }
 };
 
 void pr(Out& o, const Command& c) {
@@ -528,7 +530,8 @@ class Workload {
       c.body = LeaseRefreshCmd{};
     } else {
       c.body = MemberAddressCmd{static_cast<uint64_t>(range(1, 5)),
-                                pick(3) == 0 ? "" : "10.0.0." + std::to_string(range(1, 9)) + ":7071"};
+                                pick(3) == 0 ? "" : "10.0.0." + std::to_string(range(1, 9)) + ":7071",
+                                pick(2) == 0 ? "" : "10.0.0." + std::to_string(range(1, 9)) + ":7070"};
     }
     return c;
   }

@@ -1,6 +1,8 @@
 // StateMachine driven by explicit commands and timestamps: every operation, option and error.
 #include "core/state_machine.h"
 
+#include <xxhash.h>
+
 #include "gtest/gtest.h"
 
 namespace dkv::core {
@@ -421,7 +423,7 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
       ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}, AppendCmd{"k", "s"},
       KeyTtlCmd{"k", KeyTtlCmd::Mode::kExpireAt, 5, KeyTtlCmd::Cond::kGt}, ReadCmd{{"a", "b"}},
       MultiCmd{{{"w", 4}}, {MultiOp{PutCmd{"a", "1", {}}}, MultiOp{ReadCmd{{"a"}}}}},
-      LeaseRefreshCmd{}, MemberAddressCmd{4, "10.0.0.4:7071"}};
+      LeaseRefreshCmd{}, MemberAddressCmd{4, "10.0.0.4:7071", "10.0.0.4:7070"}};
   ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
   for (const CommandBody& body : bodies) {
     Command c{kT0, body, Origin{3, 1u << 20}, SessionRequest{~0ull, 7, 5}};
@@ -449,6 +451,14 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
   ASSERT_TRUE(old.ok()) << old.status().to_string();
   EXPECT_TRUE(std::holds_alternative<LeaseRefreshCmd>(old->body));
   EXPECT_EQ(old->origin, Origin{});
+  // Version 2 (before client addresses): a MemberAddressCmd without one.
+  std::string v3 = encode_command(Command{0, MemberAddressCmd{4, "h:1", ""}, Origin{}});
+  ASSERT_EQ(v3.back(), '\0');  // the empty client address
+  std::string v2_member = "\x02" + v3.substr(1, v3.size() - 2);
+  Result<Command> member = decode_command(v2_member);
+  ASSERT_TRUE(member.ok()) << member.status().to_string();
+  EXPECT_EQ(std::get<MemberAddressCmd>(member->body).raft_address, "h:1");
+  EXPECT_EQ(decode_command(v2_member + "x").code(), Code::kInvalidArgument);
   EXPECT_EQ(decode_command(std::string("\x09\x00\x00", 3)).code(), Code::kInvalidArgument);
   // A huge declared count is refused without allocating it.
   EXPECT_EQ(decode_command(std::string("\x01\x03\x00\xff\xff\xff\xff\x0f", 8)).code(),
@@ -496,6 +506,35 @@ TEST_F(MachineTest, RestoreRejectsCorruptSnapshots) {
   EXPECT_EQ(copy.revision(), 0);
   EXPECT_TRUE(copy.restore_snapshot(bytes).ok());
   EXPECT_EQ(copy.get("k", {}, now)->value, "v");
+}
+
+TEST_F(MachineTest, MemberAddressesKeepTheClientAddressAndLoadFromAVersion2Snapshot) {
+  run(MemberAddressCmd{2, "10.0.0.2:7071", "10.0.0.2:7070"});
+  run(MemberAddressCmd{3, "10.0.0.3:7071"});
+  run(MemberAddressCmd{2, "10.0.0.2:7081"});  // no client address: the recorded one stays
+  EXPECT_EQ(sm.member_addresses().at(2), "10.0.0.2:7081");
+  EXPECT_EQ(sm.member_client_addresses().at(2), "10.0.0.2:7070");
+  EXPECT_FALSE(sm.member_client_addresses().contains(3));
+  StateMachine copy;
+  ASSERT_TRUE(copy.restore_snapshot(sm.save_snapshot()).ok());
+  EXPECT_EQ(copy.member_client_addresses(), sm.member_client_addresses());
+  run(MemberAddressCmd{2, ""});  // forgets both
+  EXPECT_FALSE(sm.member_addresses().contains(2));
+  EXPECT_FALSE(sm.member_client_addresses().contains(2));
+
+  // Format 2 ended after the Raft addresses: the same bytes without the (empty) client table.
+  StateMachine v2_machine;
+  v2_machine.apply(Command{kT0, MemberAddressCmd{3, "10.0.0.3:7071"}}, nullptr);
+  std::string v3 = v2_machine.save_snapshot();
+  ASSERT_EQ(v3[v3.size() - 9], '\0');  // the empty client address table's count
+  std::string v2 = v3.substr(0, v3.size() - 9);
+  v2[4] = 2;  // the version byte, after "DKVS"
+  const uint64_t sum = XXH64(v2.data(), v2.size(), 0);
+  for (int i = 0; i < 8; ++i) v2.push_back(static_cast<char>(sum >> (8 * i)));
+  StateMachine loaded;
+  ASSERT_TRUE(loaded.restore_snapshot(v2).ok());
+  EXPECT_EQ(loaded.member_addresses().at(3), "10.0.0.3:7071");
+  EXPECT_TRUE(loaded.member_client_addresses().empty());
 }
 
 // --- the commands behind Redis's string, expiry and MULTI commands ---

@@ -236,10 +236,23 @@ TEST(CliClusterTest, StatusAndMembershipShowEveryMember) {
 
   // Membership: the list (from the leader, with replication figures), and a leadership
   // hand-over to another voter, whichever endpoint is asked first.
-  out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member list 2>&1", &code);
+  // Each member records its client address once it knows a leader: soon after start-up.
+  auto lists_every_client_address = [&] {
+    for (int id = 1; id <= 3; ++id) {
+      if (out.find(" 127.0.0.1:" + std::to_string(cluster.port(id)) + " ") == std::string::npos) return false;
+    }
+    return true;
+  };
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member list 2>&1", &code);
+    if (lists_every_client_address()) break;
+    usleep(50'000);
+  }
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out.rfind("ID", 0), 0u) << out;
+  EXPECT_NE(out.find("CLIENT ADDRESS"), std::string::npos) << out;
   EXPECT_NE(out.find(" leader "), std::string::npos) << out;
+  EXPECT_TRUE(lists_every_client_address()) << out;
   EXPECT_EQ(out.find(" - "), std::string::npos) << "every member's match is known on the leader:\n" << out;
   const int target = leader % 3 + 1;
   out = run_shell(DKV_CLI_PATH " --endpoints " + endpoints + " member transfer-leader " + std::to_string(target) + " 2>&1", &code);

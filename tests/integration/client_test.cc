@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -835,16 +836,99 @@ class FakeFollower {
   std::thread thread_;
 };
 
+// Given one member of a cluster, the client learns the others (MEMBER.LIST) and, when that
+// member (the leader) dies, goes on through them: writes succeed exactly once, a watch resumes
+// on another member without a gap, and a kept-alive lease survives the failover.
+TEST(RemoteClusterTest, GivenOneMemberTheClientSurvivesItsDeath) {
+  testing::DkvCluster cluster(3);
+  ASSERT_TRUE(cluster.start());
+  const int leader = cluster.await_leader();
+  ASSERT_GT(leader, 0);
+  // Members record their client addresses once they know a leader.
+  bool all_listed = false;
+  for (int attempt = 0; attempt < 100 && !all_listed; ++attempt) {
+    testing::RespConnection c(cluster.port(leader));
+    resp::Value members = c.command({"MEMBER.LIST"});
+    int listed = 0;
+    for (const resp::Value& m : members.elements) {
+      const resp::Value* a = m.find("client_address");
+      listed += a != nullptr && !a->str.empty() ? 1 : 0;
+    }
+    all_listed = listed == 3;
+    if (!all_listed) usleep(50'000);
+  }
+  ASSERT_TRUE(all_listed);
+
+  Result<std::unique_ptr<Client>> connected = connect(url_of(cluster.port(leader)));
+  ASSERT_TRUE(connected.ok()) << connected.status().to_string();
+  auto& remote = dynamic_cast<Remote&>(**connected);
+  ASSERT_TRUE(remote.put("fo/0", "0").ok());
+  std::vector<client::Endpoint> known = remote.endpoints();
+  EXPECT_EQ(known.size(), 3u);
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_NE(std::find(known.begin(), known.end(), client::Endpoint{"127.0.0.1", static_cast<uint16_t>(cluster.port(id))}),
+              known.end()) << "member " << id << " not discovered";
+  }
+
+  EventLog log;
+  ASSERT_TRUE(remote.watch(WatchRequest{.key = "fo/", .prefix = true}, log.handler(), log.end_handler()).ok());
+  Result<LeaseGrant> lease = remote.lease_grant(2000);
+  ASSERT_TRUE(lease.ok()) << lease.status().to_string();
+  ASSERT_TRUE(remote.put("leased", "x", {.lease = lease->id}).ok());
+  LeaseKeepAlive keepalive(remote, lease->id, 2000);
+
+  constexpr int kWrites = 40;
+  auto killed_at = std::chrono::steady_clock::now();
+  for (int i = 1; i <= kWrites; ++i) {
+    if (i == 10) {
+      cluster.kill9(leader);  // the only endpoint the client was given
+      killed_at = std::chrono::steady_clock::now();
+    }
+    Status last;
+    bool written = false;
+    for (int attempt = 0; attempt < 100 && !written; ++attempt) {  // no leader for a moment
+      Result<PutResult> put = remote.put("fo/k", std::to_string(i));
+      written = put.ok();
+      if (!written) {
+        last = put.status();
+        ASSERT_EQ(last.code(), Code::kUnavailable) << last.to_string();
+        std::this_thread::sleep_for(milliseconds(50));
+      }
+    }
+    ASSERT_TRUE(written) << "write " << i << ": " << last.to_string();
+    if (i == 10) {
+      std::printf("first write after kill -9 of the leader: %lld ms\n",
+                  static_cast<long long>(std::chrono::duration_cast<milliseconds>(
+                                             std::chrono::steady_clock::now() - killed_at).count()));
+    }
+  }
+
+  // Every write, once and in order, through the resumed watch.
+  ASSERT_TRUE(log.wait_for(kWrites)) << log.events().size() << " events";
+  std::vector<std::string> seen = log.summary();
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kWrites));
+  for (int i = 1; i <= kWrites; ++i) EXPECT_EQ(seen[i - 1], "PUT fo/k " + std::to_string(i));
+
+  // The lease outlives two of its TTLs after the failover: kept alive through the others.
+  std::this_thread::sleep_for(milliseconds(4000));
+  EXPECT_FALSE(keepalive.lost());
+  Result<KeyValue> leased = remote.get("leased");
+  ASSERT_TRUE(leased.ok()) << leased.status().to_string();
+  EXPECT_EQ(leased->value, "x");
+  EXPECT_TRUE(remote.lease_ttl(lease->id).ok());
+}
+
 TEST(RemoteTest, FollowsNotLeaderToTheLeaderAndSkipsDeadEndpoints) {
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
   FakeFollower follower(server.port());
-  Result<std::unique_ptr<Client>> c = connect("dkv://127.0.0.1:" + std::to_string(follower.port()));
-  ASSERT_TRUE(c.ok()) << c.status().to_string();
-  Result<PutResult> put = (*c)->put("k", "v");
+  // Without member discovery: the fake follower would count its MEMBER.LIST.
+  auto c = std::make_unique<Remote>(std::vector<client::Endpoint>{{"127.0.0.1", static_cast<uint16_t>(follower.port())}},
+                                    Remote::Options{.discover_members = false});
+  Result<PutResult> put = c->put("k", "v");
   ASSERT_TRUE(put.ok()) << put.status().to_string();
   EXPECT_EQ(follower.commands(), 1);  // redirected once, then the leader is preferred
-  EXPECT_EQ((*c)->get("k")->value, "v");
+  EXPECT_EQ(c->get("k")->value, "v");
   EXPECT_EQ(follower.commands(), 1);
 
   // The first endpoint refuses connections: the second serves.
