@@ -164,7 +164,8 @@ struct LeaseRefreshCmd {
   // replica, one restored from a snapshot included, knows whether this term's refresh applied.
   uint64_t term = 0;
 };
-// Records (or, with an empty Raft address, forgets) the addresses of a cluster member, so that
+// Records (or, with an empty Raft address, forgets, as removed for good) the addresses of a
+// cluster member, so that
 // every member, and one restored from a snapshot, can reach members added after it started, and
 // clients can discover every member from one (MEMBER.LIST). Proposed by the leader before the
 // membership change that adds the node (Raft address only), and by each member for its own

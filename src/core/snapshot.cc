@@ -14,8 +14,9 @@ namespace {
 
 constexpr std::string_view kMagic = "DKVS";
 // Version 2 added the exactly-once session table and the member address table at the end,
-// version 3 the members' client addresses after it; version 1 and 2 images still load.
-constexpr uint8_t kSnapshotVersion = 3;
+// version 3 the members' client addresses after it, version 4 the removed node ids; older
+// images still load.
+constexpr uint8_t kSnapshotVersion = 4;
 
 void write_record_body(ByteWriter& w, const Record& r) {
   RecordMeta m = r.meta();
@@ -133,6 +134,8 @@ std::string StateMachine::save_snapshot() const {
     w.varint(node);
     w.bytes(address);
   }
+  w.varint(removed_members_.size());
+  for (uint64_t node : removed_members_) w.varint(node);
 
   w.fixed64(XXH64(out.data(), out.size(), 0));
   return out;
@@ -151,6 +154,7 @@ void StateMachine::reset() {
   sessions_by_use_.clear();
   member_addresses_.clear();
   member_client_addresses_.clear();
+  removed_members_.clear();
   lease_refresh_term_ = 0;
   revision_ = 0;
   compacted_ = 0;
@@ -272,6 +276,8 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
     const uint64_t node = r.varint();
     member_client_addresses_[node] = std::string(r.bytes());
   }
+  n = version >= 4 ? r.count(1) : 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) removed_members_.insert(r.varint());
 
   if (!r.ok()) return corrupt("truncated or malformed body");
   if (!r.at_end()) return corrupt(std::to_string(r.remaining()) + " trailing bytes");

@@ -654,6 +654,7 @@ CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
   if (c.raft_address.empty()) {
     member_addresses_.erase(c.node);
     member_client_addresses_.erase(c.node);
+    removed_members_.insert(c.node);
   } else {
     member_addresses_[c.node] = c.raft_address;
     if (!c.client_address.empty()) member_client_addresses_[c.node] = c.client_address;

@@ -112,6 +112,8 @@ class StateMachine {
   const absl::btree_map<uint64_t, std::string>& member_client_addresses() const {
     return member_client_addresses_;
   }
+  // Node ids removed from the cluster (forgotten by MemberAddressCmd): never to be reused.
+  const absl::btree_set<uint64_t>& removed_members() const { return removed_members_; }
 
   // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
   // now_ms. They stay due until an ExpireCmd removes them.
@@ -253,6 +255,7 @@ class StateMachine {
   absl::btree_map<uint64_t, ClientSession> sessions_;
   absl::btree_map<uint64_t, std::string> member_addresses_;
   absl::btree_map<uint64_t, std::string> member_client_addresses_;
+  absl::btree_set<uint64_t> removed_members_;
   uint64_t lease_refresh_term_ = 0;
   absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 

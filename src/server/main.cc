@@ -178,11 +178,9 @@ int main(int argc, char** argv) {
     });
   };
   check_failure();
-  // A new node asks to be added until a member's leader does; one that is a member already
-  // (restarted with the same flags) does not ask.
-  const bool raft_conf_empty = s.replica().node().raft().conf().voters.empty() &&
-                          s.replica().node().raft().conf().learners.empty();
-  if (!join_members.empty() && raft_conf_empty) {
+  // A new node asks to be added until a member's leader does; one restarted with the same
+  // flags (its data directory holds Raft state) does not ask.
+  if (!join_members.empty() && !s.replica().recovered_state()) {
     dkv::server::Replica* replica = &s.replica();
     std::make_shared<dkv::server::JoinRequest>(io, join_members, node_id, replica->raft_address(),
                                                [replica](auto addresses) { replica->learn_addresses(addresses); })

@@ -299,6 +299,8 @@ void Replica::install(const raft::Snapshot& snapshot) {
   if (skipped) deliver();
   hub_.reset(machine_.revision());
   snapshot_index_ = snapshot.meta.index;
+  std::fprintf(stderr, "dkv: installed the leader's snapshot at index %llu (revision %lld)\n",
+               static_cast<unsigned long long>(snapshot.meta.index), static_cast<long long>(machine_.revision()));
   hold_snapshot_in_file(snapshot.meta);
   sync_peers();
   if (!skipped) return;
@@ -410,6 +412,14 @@ void Replica::add_member(raft::NodeId node, std::string raft_address, std::funct
   if (holds(r.conf().voters, node) || holds(r.conf().learners, node)) {
     return done(Status(Code::kInvalidArgument, "node " + std::to_string(node) + " is already a member"));
   }
+  // A removed node's acknowledgements and votes may still count in some member's view; a new
+  // node under its id, with an empty log, could then help elect a leader that lacks committed
+  // entries. Ids are never reused (as in etcd).
+  if (machine_.removed_members().contains(node)) {
+    return done(Status(Code::kInvalidArgument, "node " + std::to_string(node) +
+                                                   " was removed from this cluster and its id is never reused: "
+                                                   "start the new node with another --node-id"));
+  }
   // Every member's address goes into the replicated table first: the new node learns them from
   // the log (or the snapshot) it receives, as it has no --bootstrap list.
   std::vector<core::CommandBody> writes;
@@ -443,7 +453,11 @@ void Replica::change_member(raft::ConfChangeType type, raft::NodeId node, std::f
   raft::ConfChange change;
   change.type = type;
   change.node = node;
-  node_->propose_conf_change(change, [done = std::move(done)](Status s, std::string) { done(s); });
+  node_->propose_conf_change(change, [this, type, node, done = std::move(done)](Status s, std::string) {
+    if (!s.ok() || type != raft::ConfChangeType::kRemoveNode) return done(s);
+    // Forget its addresses, which records the id as removed for good (MEMBER.ADD refuses it).
+    write(core::MemberAddressCmd{node, "", ""}, [done](core::CommandResult r) { done(r.status); });
+  });
 }
 
 // --- reads ------------------------------------------------------------------------------------

@@ -162,6 +162,8 @@ class Replica {
   };
   RaftInfo raft_info() const;
   uint16_t raft_port() const { return transport_->port(); }
+  // False when the data directory held no Raft state at start-up (a new node).
+  bool recovered_state() const { return storage_->recovered_anything(); }
   // Fault tests only (admin POST /debug/network with --fault-injection): a simulated bad network.
   RaftTransport& transport() { return *transport_; }
   bool stopping() const { return stopping_; }

@@ -4,6 +4,7 @@
 #include <system_error>
 #include <utility>
 
+#include "raft/codec.h"
 #include "wal/posix_file.h"
 #include "wal/snapshot_file.h"
 
@@ -24,12 +25,30 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   wal::Recovered rec = s->wal_->take_recovered();
   bool fresh = !rec.hard_state && !rec.snapshot && rec.entries.empty();
   if (fresh && bootstrap) {
+    // The membership is in two places: at index 0 (the bootstrap snapshot's meta), so that this
+    // node can campaign at once, and as committed entries 1..N of term 1 (one AddVoter per
+    // member, in id order, the same bytes on every bootstrapped member), so that a node that
+    // joins later and receives the log from index 1 learns every original member. Re-applying
+    // them here changes nothing.
     raft::SnapshotMeta meta;
     meta.conf = *bootstrap;
+    std::vector<raft::Entry> members;
+    for (raft::NodeId id : bootstrap->voters) {
+      raft::Entry e;
+      e.term = 1;
+      e.index = members.size() + 1;
+      e.type = raft::EntryType::kConfChange;
+      e.data = raft::encode_conf_change(raft::ConfChange{raft::ConfChangeType::kAddVoter, id, ""});
+      members.push_back(std::move(e));
+    }
+    const raft::HardState hard{1, 0, members.size()};
     Status st = s->wal_->save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
+    if (st.ok()) st = s->wal_->save(hard, members);
     if (st.ok()) st = s->wal_->sync();
     if (!st.ok()) return st;
     rec.snapshot = meta;
+    rec.hard_state = hard;
+    rec.entries = std::move(members);
   }
 
   raft::InitialState& init = s->initial_;

@@ -518,16 +518,20 @@ TEST_F(MachineTest, MemberAddressesKeepTheClientAddressAndLoadFromAVersion2Snaps
   StateMachine copy;
   ASSERT_TRUE(copy.restore_snapshot(sm.save_snapshot()).ok());
   EXPECT_EQ(copy.member_client_addresses(), sm.member_client_addresses());
-  run(MemberAddressCmd{2, ""});  // forgets both
+  run(MemberAddressCmd{2, ""});  // forgets both: removed for good
   EXPECT_FALSE(sm.member_addresses().contains(2));
   EXPECT_FALSE(sm.member_client_addresses().contains(2));
+  EXPECT_TRUE(sm.removed_members().contains(2));
+  StateMachine after_removal;
+  ASSERT_TRUE(after_removal.restore_snapshot(sm.save_snapshot()).ok());
+  EXPECT_EQ(after_removal.removed_members(), sm.removed_members());
 
   // Format 2 ended after the Raft addresses: the same bytes without the (empty) client table.
   StateMachine v2_machine;
   v2_machine.apply(Command{kT0, MemberAddressCmd{3, "10.0.0.3:7071"}}, nullptr);
-  std::string v3 = v2_machine.save_snapshot();
-  ASSERT_EQ(v3[v3.size() - 9], '\0');  // the empty client address table's count
-  std::string v2 = v3.substr(0, v3.size() - 9);
+  std::string v4 = v2_machine.save_snapshot();
+  ASSERT_EQ(v4.substr(v4.size() - 10, 2), std::string(2, '\0'));  // empty client and removed tables
+  std::string v2 = v4.substr(0, v4.size() - 10);
   v2[4] = 2;  // the version byte, after "DKVS"
   const uint64_t sum = XXH64(v2.data(), v2.size(), 0);
   for (int i = 0; i < 8; ++i) v2.push_back(static_cast<char>(sum >> (8 * i)));

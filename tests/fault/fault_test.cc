@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -38,6 +39,7 @@
 namespace dkv::fault {
 namespace {
 
+using dkv::testing::ChildProcess;
 using dkv::testing::DkvCluster;
 using dkv::testing::RespConnection;
 using resp::Type;
@@ -66,9 +68,28 @@ struct Tally {
 
 bool lost(const Value& v) { return v.type == Type::kNull && v.str == "<closed>"; }
 
-// Threads other than the nemesis only read ports (fixed for the run), never process state.
-int random_member(const DkvCluster& cluster, std::mt19937_64& rng) {
-  return static_cast<int>(rng() % static_cast<uint64_t>(cluster.size())) + 1;
+// The current members' ids as bits (id 1 = bit 1), kept by the nemesis as members are replaced.
+// Other threads only read this and ports (fixed for the run), never process state.
+std::atomic<uint64_t> g_members{0};
+
+int random_member(const DkvCluster&, std::mt19937_64& rng) {
+  const uint64_t mask = g_members.load();
+  const int count = std::popcount(mask);
+  int skip = static_cast<int>(rng() % static_cast<uint64_t>(count));
+  for (int id = 1; id < 64; ++id) {
+    if ((mask >> id & 1) != 0 && skip-- == 0) return id;
+  }
+  return 1;
+}
+
+// The member after `id` among the current ones, round the ring.
+int next_member(int id) {
+  const uint64_t mask = g_members.load();
+  for (int step = 1; step < 64; ++step) {
+    const int next = (id + step - 1) % 63 + 1;
+    if ((mask >> next & 1) != 0) return next;
+  }
+  return id;
 }
 
 // A lock client: grants a lease, takes the lock with it, writes the fenced key with its token a
@@ -139,6 +160,51 @@ void run_lock_client(int client, DkvCluster& cluster, uint64_t seed, const std::
     Value revoke = call({"LEASE.REVOKE", lease_id});
     if (revoke.type != Type::kInteger && !expected_error(revoke, {"NOLEASE"})) unexpected("LEASE.REVOKE", revoke);
   }
+}
+
+// Stops and joins worker threads however the test ends (an ASSERT returns early).
+struct Workers {
+  std::atomic<bool>* stop;
+  std::vector<std::thread> threads;
+  void join() {
+    *stop = true;
+    for (std::thread& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+  ~Workers() { join(); }
+};
+
+// What each member says of itself (INFO cluster) and what it printed, for a failure's report.
+std::string describe_members(DkvCluster& cluster) {
+  std::string out;
+  for (int member = 1; member <= cluster.size(); ++member) {
+    if (!cluster.running(member)) continue;
+    RespConnection c(cluster.port(member), true);
+    out += "member " + std::to_string(member) + ":\n" + c.command({"INFO", "cluster"}, 2000).str;
+    if (ChildProcess* p = cluster.process(member)) {
+      p->wait_for_line("\x01 (read what is there)", 200);
+      const std::string& printed = p->output();
+      out += "printed:\n" + printed.substr(printed.size() > 4000 ? printed.size() - 4000 : 0) + "\n";
+    }
+  }
+  return out;
+}
+
+// Sends a membership command to the leader, again to whichever member leads next, until it
+// answers OK or an error containing `done_if` (the change was made by an earlier attempt whose
+// answer was lost); false after 15 s.
+bool to_leader(DkvCluster& cluster, const std::vector<std::string>& args, const std::string& done_if) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int leader = cluster.await_leader(0, 3000);
+    if (leader == 0) continue;
+    RespConnection c(cluster.port(leader), true);
+    const Value v = c.command(args, 5000);
+    if (v.str == "OK" || (v.is_error() && v.str.find(done_if) != std::string::npos)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 // The watcher: one watch on every key, resumed FROM the next revision on a random member after
@@ -212,7 +278,7 @@ void run_client(int client, DkvCluster& cluster, uint64_t seed, const std::atomi
   int64_t next_value = static_cast<int64_t>(client) << 40;
   int64_t request_number = 0;
   while (!stop.load()) {
-    const int member = static_cast<int>(rng() % static_cast<uint64_t>(cluster.size())) + 1;
+    const int member = random_member(cluster, rng);
     if (!conn || conn_member != member || !conn->connected()) {
       conn = std::make_unique<RespConnection>(cluster.port(member), true);
       conn_member = member;
@@ -265,7 +331,7 @@ void run_client(int client, DkvCluster& cluster, uint64_t seed, const std::atomi
       maybe_applied = maybe_applied || lost(v) || outcome_of_error(v) == Outcome::kUnknown;
       ++tally->retries;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      conn_member = conn_member % cluster.size() + 1;  // another member
+      conn_member = next_member(conn_member);  // another member
       conn = std::make_unique<RespConnection>(cluster.port(conn_member), true);
       if (!conn->connected()) {
         maybe_applied = true;  // keep the verdict of the last send: unknown at best
@@ -277,6 +343,7 @@ void run_client(int client, DkvCluster& cluster, uint64_t seed, const std::atomi
       v = conn->command(args, kClientTimeoutMs);
     }
     op.completed_ns = now_ns();
+    op.member = conn_member;
     if (lost(v)) {
       op.outcome = Outcome::kUnknown;  // timed out or the connection broke after sending
       conn.reset();
@@ -315,7 +382,12 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   std::mt19937_64 rng(seed);
 
   // The whole run's history stays resumable (FROM), so the watcher never has to re-read.
-  DkvCluster cluster(nodes, {"--fault-injection", "--history-revisions", "10000000"});
+  // Spare slots for the members that replace removed ones (new ids: ids are never reused).
+  constexpr int kSpares = 4;
+  DkvCluster cluster(nodes, {"--fault-injection", "--history-revisions", "10000000"}, kSpares);
+  std::vector<int> members;  // the current ones, as the nemesis sees them
+  for (int id = 1; id <= nodes; ++id) members.push_back(id);
+  g_members = ((uint64_t{1} << (nodes + 1)) - 1) & ~uint64_t{1};
   ASSERT_TRUE(cluster.start());
   ASSERT_GT(cluster.await_leader(), 0);
 
@@ -323,8 +395,9 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   std::string unexpected_first;
   std::atomic<bool> stop{false}, stop_watcher{false}, synced{false};
   std::vector<WatchedEvent> watched;
-  std::thread watcher(run_watcher, std::ref(cluster), seed * 31 + 999, &synced, std::cref(stop_watcher), &watched,
-                      &tally, &unexpected_first);
+  Workers watcher{&stop_watcher};
+  watcher.threads.emplace_back(run_watcher, std::ref(cluster), seed * 31 + 999, &synced, std::cref(stop_watcher),
+                               &watched, &tally, &unexpected_first);
   for (int i = 0; i < 1000 && !synced.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_TRUE(synced.load()) << "the watcher did not get its first watch in place";
 
@@ -332,24 +405,32 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   constexpr int kLockClients = 2;
   std::vector<std::vector<Op>> histories(kClients);
   std::vector<std::vector<LockGrant>> grants(kLockClients);
-  std::vector<std::thread> clients;
+  Workers clients{&stop};
   for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back(run_client, c, std::ref(cluster), seed * 31 + static_cast<uint64_t>(c),
+    clients.threads.emplace_back(run_client, c, std::ref(cluster), seed * 31 + static_cast<uint64_t>(c),
                          std::cref(stop), &histories[c], &tally, &unexpected_first);
   }
   for (int c = 0; c < kLockClients; ++c) {
-    clients.emplace_back(run_lock_client, c, std::ref(cluster), seed * 31 + 500 + static_cast<uint64_t>(c),
+    clients.threads.emplace_back(run_lock_client, c, std::ref(cluster), seed * 31 + 500 + static_cast<uint64_t>(c),
                          std::cref(stop), &grants[c], &tally, &unexpected_first);
   }
 
   // The nemesis: one fault at a time, healed before the next, so a quorum is usually there to
   // make progress.
   std::map<std::string, int> faults;
+  int replacements = 0;
+  std::string timeline;  // printed when a check fails
+  auto note = [&](const std::string& what, int member) {
+    timeline += "  [" + std::to_string(now_ns() / 1000) + " us] " + what + ", member " + std::to_string(member) + "\n";
+  };
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1000));
-    const uint64_t fault = rng() % (nodes >= 5 ? 7 : 6);
-    int victim = static_cast<int>(rng() % static_cast<uint64_t>(nodes)) + 1;
+    // 6 (majority/minority) needs five members to differ from 4 (one member isolated).
+    const std::vector<uint64_t> kinds = nodes >= 5 ? std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7}
+                                                   : std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 7};
+    const uint64_t fault = kinds[rng() % kinds.size()];
+    int victim = members[rng() % members.size()];
     if (fault == 0 || fault == 3) {
       const int leader = cluster.await_leader(0, 3000);
       if (leader != 0) victim = leader;
@@ -359,12 +440,14 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
       case 0:
       case 1:
         ++faults[fault == 0 ? "kill -9 of the leader" : "kill -9"];
+        note(fault == 0 ? "kill -9 of the leader" : "kill -9", victim);
         cluster.kill9(victim);
         std::this_thread::sleep_for(hold / 2);
         ASSERT_TRUE(cluster.restart(victim));
         break;
       case 2:
         ++faults["pause"];
+        note("pause", victim);
         ASSERT_TRUE(cluster.pause(victim));
         std::this_thread::sleep_for(hold);
         cluster.resume(victim);
@@ -372,8 +455,9 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
       case 3:
       case 4: {
         ++faults[fault == 3 ? "leader isolated" : "member isolated"];
+        note(fault == 3 ? "leader isolated" : "member isolated", victim);
         std::vector<int> rest;
-        for (int id = 1; id <= nodes; ++id) {
+        for (int id : members) {
           if (id != victim) rest.push_back(id);
         }
         ASSERT_TRUE(cluster.partition({{victim}, rest}));
@@ -383,16 +467,17 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
       }
       case 5: {
         ++faults["lossy, slow network"];
+        note("lossy, slow network", victim);
         const std::string query = "loss=" + std::to_string(5 + rng() % 30) + "&delay=" + std::to_string(rng() % 30);
-        for (int id = 1; id <= nodes; ++id) ASSERT_TRUE(cluster.set_network(id, query));
+        for (int id : members) ASSERT_TRUE(cluster.set_network(id, query));
         std::this_thread::sleep_for(hold);
         ASSERT_TRUE(cluster.heal());
         break;
       }
       case 6: {
         ++faults["majority/minority partition"];
-        std::vector<int> ids;
-        for (int id = 1; id <= nodes; ++id) ids.push_back(id);
+        note("majority/minority partition", victim);
+        std::vector<int> ids = members;
         std::shuffle(ids.begin(), ids.end(), rng);
         const auto middle = ids.begin() + nodes / 2;
         ASSERT_TRUE(cluster.partition({{ids.begin(), middle}, {middle, ids.end()}}));
@@ -400,19 +485,45 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
         ASSERT_TRUE(cluster.heal());
         break;
       }
+      case 7: {
+        // A follower is removed for good and replaced by a new, empty node with a new id
+        // (--join), which catches up as a learner (from the log or a snapshot) and is promoted.
+        const int leader = cluster.await_leader(0, 3000);
+        if (leader == 0 || replacements == kSpares) break;
+        std::vector<int> followers;
+        for (int id : members) {
+          if (id != leader) followers.push_back(id);
+        }
+        victim = followers[rng() % followers.size()];
+        if (!to_leader(cluster, {"MEMBER.REMOVE", std::to_string(victim)}, "is not a member")) {
+          ++faults["member replacement not started (no leader took MEMBER.REMOVE)"];
+          break;
+        }
+        ++faults["member removed and replaced by a new one"];
+        note("member removed and replaced by a new one", victim);
+        std::erase(members, victim);
+        g_members &= ~(uint64_t{1} << victim);
+        const int fresh = cluster.replace(victim);
+        ++replacements;
+        ASSERT_GT(fresh, 0);
+        note("  the new member", fresh);
+        ASSERT_TRUE(to_leader(cluster, {"MEMBER.PROMOTE", std::to_string(fresh)}, "is not a learner")) << fresh;
+        members.push_back(fresh);
+        g_members |= uint64_t{1} << fresh;
+        break;
+      }
     }
   }
   // Healed: let the clients run on a calm cluster for a moment, then stop them.
   ASSERT_GT(cluster.await_leader(), 0);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  stop = true;
-  for (std::thread& t : clients) t.join();
+  clients.join();
 
   // Final reads: every member answers every key (linearizable reads, so the same value).
   std::vector<Op> history;
   for (auto& h : histories) history.insert(history.end(), h.begin(), h.end());
   std::map<std::string, std::optional<int64_t>> final_values;
-  for (int member = 1; member <= cluster.size(); ++member) {
+  for (int member : members) {
     RespConnection c(cluster.port(member));
     for (int k = 0; k < kRegisters + kCounters; ++k) {
       Op op;
@@ -426,7 +537,8 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
         if (!v.is_error()) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
-      ASSERT_FALSE(v.is_error()) << "member " << member << " cannot read " << op.key << ": " << v.str;
+      ASSERT_FALSE(v.is_error()) << "member " << member << " cannot read " << op.key << ": " << v.str
+                                 << "\nfaults:\n" << timeline << describe_members(cluster);
       op.absent = v.type == Type::kNull;
       if (!op.absent) op.output = std::stoll(v.str);
       history.push_back(op);
@@ -435,7 +547,7 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   }
 
   // The watcher has caught up when it has seen the final revision (of a write made now).
-  RespConnection last(cluster.port(1));
+  RespConnection last(cluster.port(members.front()));
   const Value marker = last.command({"KV.PUT", "watcher-caught-up", "1"});
   ASSERT_TRUE(marker.type == Type::kMap || marker.type == Type::kArray) << marker.debug_string();
   const int64_t final_revision = marker.elements.size() >= 4 ? marker.elements[3].integer : 0;
@@ -443,10 +555,11 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   for (int i = 0; i < 3000 && tally.watched_revision.load() < final_revision; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  stop_watcher = true;
   watcher.join();
-  ASSERT_TRUE(!watched.empty() && watched.back().revision >= final_revision)
-      << "the watcher did not reach revision " << final_revision;
+  if (watched.empty() || watched.back().revision < final_revision) {
+    FAIL() << "the watcher did not reach revision " << final_revision << " (last seen "
+           << (watched.empty() ? 0 : watched.back().revision) << ")\nfaults:\n" << timeline << describe_members(cluster);
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   CheckResult r = check_linearizable(history);
@@ -483,6 +596,9 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
               static_cast<long long>(tally.grants.load()), static_cast<long long>(tally.fenced_writes.load()),
               static_cast<long long>(tally.fenced_refusals.load()),
               fencing.ok ? "holders disjoint in token order" : fencing.explanation.c_str());
+  if (!r.linearizable || !watch.ok || !fencing.ok) {
+    std::printf("faults:\n%s%s", timeline.c_str(), describe_members(cluster).c_str());
+  }
   EXPECT_EQ(tally.unexpected.load(), 0) << unexpected_first;
   EXPECT_TRUE(r.linearizable) << "seed " << seed << ", key " << r.key << ":\n" << r.explanation;
   EXPECT_FALSE(r.gave_up) << r.explanation;

@@ -199,6 +199,7 @@ KeyVerdict check_key(const std::vector<Op>& ops, size_t budget) {
 
 std::string describe(const Op& op) {
   std::string s = "client " + std::to_string(op.client) + " ";
+  if (op.member != 0) s += "via member " + std::to_string(op.member) + " ";
   switch (op.kind) {
     case OpKind::kRead: s += "read " + op.key + " -> " + (op.absent ? "absent" : std::to_string(op.output)); break;
     case OpKind::kWrite: s += "write " + op.key + " = " + std::to_string(op.input); break;

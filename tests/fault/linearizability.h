@@ -32,6 +32,7 @@ struct Op {
   int64_t invoked_ns = 0;  // monotonic clock
   int64_t completed_ns = 0;
   Outcome outcome = Outcome::kOk;
+  int member = 0;  // the server that answered (0: not recorded), for explanations
 };
 
 struct CheckResult {

@@ -25,6 +25,23 @@ class ClusterTest : public ::testing::Test {
     return cluster_->port(static_cast<int>((id - 1 + i) % 3) + 1);
   }
   int64_t await_leader(int64_t except = 0) { return cluster_->await_leader(static_cast<int>(except)); }
+  // Starts node `id` with --join (every member's client address) on `dir`; waits until it has
+  // joined. Sets its client and Raft ports.
+  std::unique_ptr<ChildProcess> join_node(int id, const TempDir& dir, int* client_port, int* raft_port) {
+    *raft_port = free_port();
+    std::string join;
+    for (int i = 1; i <= 3; ++i) join += (i > 1 ? "," : "") + std::string("127.0.0.1:") + std::to_string(cluster_->port(i));
+    auto node = std::make_unique<ChildProcess>(std::vector<std::string>{
+        DKV_SERVER_PATH, "--data-dir", dir.path() + "/data", "--node-id", std::to_string(id), "--join", join,
+        "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:" + std::to_string(*raft_port), "--admin-listen",
+        "127.0.0.1:0"});
+    const std::string ready = node->wait_for_line(" ready: ", 20'000);
+    EXPECT_FALSE(ready.empty()) << node->output();
+    if (ready.empty()) return node;
+    *client_port = std::stoi(ready.substr(ready.find("clients 127.0.0.1:") + 18));
+    EXPECT_FALSE(node->wait_for_line("joined the cluster", 20'000).empty()) << node->output();
+    return node;
+  }
 
   std::unique_ptr<DkvCluster> cluster_;
 };
@@ -269,16 +286,9 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
     ASSERT_EQ(c->command({"SET", "mb:" + std::to_string(i), "v" + std::to_string(i)}).str, "OK");
   }
   TempDir dir;
-  const int raft_port = free_port();
-  std::string join;
-  for (int i = 0; i < 3; ++i) join += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(port_of(leader, i));
-  ChildProcess four({DKV_SERVER_PATH, "--data-dir", dir.path() + "/data", "--node-id", "4", "--join", join,
-                     "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:" + std::to_string(raft_port),
-                     "--admin-listen", "127.0.0.1:0"});
-  const std::string ready = four.wait_for_line(" ready: ", 20'000);
-  ASSERT_FALSE(ready.empty()) << four.output();
-  const int four_port = std::stoi(ready.substr(ready.find("clients 127.0.0.1:") + 18));
-  ASSERT_FALSE(four.wait_for_line("joined the cluster", 20'000).empty()) << four.output();
+  int four_port = 0, raft_port = 0;
+  auto four = join_node(4, dir, &four_port, &raft_port);
+  ASSERT_GT(four_port, 0);
 
   Value list = c->command({"MEMBER.LIST"});
   ASSERT_EQ(list.type, Type::kArray) << list.debug_string();
@@ -295,6 +305,11 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
     usleep(50'000);
   }
   EXPECT_EQ(got.str, "v49") << got.debug_string();
+  // It knows every member, the original ones included (they are in the log from index 1): a
+  // joiner that saw only itself would, once promoted, elect itself alone.
+  Value seen = n4->command({"MEMBER.LIST"});
+  ASSERT_EQ(seen.elements.size(), 4u) << seen.debug_string();
+  for (int64_t id = 1; id <= 3; ++id) EXPECT_NE(str_field(seen.elements[id - 1], "role"), "learner");
 
   EXPECT_EQ(c->command({"MEMBER.PROMOTE", "4"}).str, "OK");
   EXPECT_EQ(code_of(c->command({"MEMBER.PROMOTE", "4"})), "ERR");  // not a learner any more
@@ -302,6 +317,10 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
   const int64_t other = removed % 3 + 1;
   ASSERT_NE(other, leader);
   EXPECT_EQ(c->command({"MEMBER.REMOVE", std::to_string(removed)}).str, "OK");
+  // Its id is never reused.
+  EXPECT_EQ(error_of(c->command({"MEMBER.ADD", std::to_string(removed), "127.0.0.1:1"})),
+            "ERR node " + std::to_string(removed) +
+                " was removed from this cluster and its id is never reused: start the new node with another --node-id");
   list = c->command({"MEMBER.LIST"});
   ASSERT_EQ(list.elements.size(), 3u) << list.debug_string();
   for (const Value& m : list.elements) EXPECT_NE(int_field(m, "id"), removed);
@@ -315,6 +334,34 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
   cluster_->kill9(static_cast<int>(other));
   EXPECT_EQ(c->command({"SET", "mb:after", "x"}, 15'000).str, "OK");  // leader + node 4
   EXPECT_EQ(n4->command({"GET", "mb:after"}).str, "x");
+}
+
+// A node that joins after the log was truncated behind snapshots catches up by installing the
+// leader's snapshot, then follows the log.
+TEST_F(SnapshottingClusterTest, ANewNodeCatchesUpFromTheLeadersSnapshot) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  auto c = resp3(port_of(leader));
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_EQ(c->command({"SET", "sj:" + std::to_string(i), "v" + std::to_string(i)}).str, "OK");
+  }
+  TempDir dir;
+  int four_port = 0, raft_port = 0;
+  auto four = join_node(4, dir, &four_port, &raft_port);
+  ASSERT_GT(four_port, 0);
+  EXPECT_FALSE(four->wait_for_line("installed the leader's snapshot", 20'000).empty()) << four->output();
+  ASSERT_EQ(c->command({"SET", "sj:after", "x"}).str, "OK");
+  auto n4 = resp3(four_port);
+  Value got;
+  for (int i = 0; i < 200; ++i) {
+    got = n4->command({"MGET", "sj:0", "sj:29", "sj:after"});
+    if (got.type == Type::kArray && got.elements.size() == 3 && got.elements[2].str == "x") break;
+    usleep(50'000);
+  }
+  ASSERT_EQ(got.elements.size(), 3u) << got.debug_string();
+  EXPECT_EQ(got.elements[0].str, "v0");
+  EXPECT_EQ(got.elements[1].str, "v29");
+  EXPECT_EQ(got.elements[2].str, "x");
 }
 
 // A follower restarted from a snapshot that covers the leader's lease refresh of this term

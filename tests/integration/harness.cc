@@ -213,9 +213,9 @@ void DkvServerProcess::kill9() {
   process_->wait_exit(10'000);
 }
 
-DkvCluster::DkvCluster(int size, std::vector<std::string> extra_flags)
-    : extra_flags_(std::move(extra_flags)) {
-  for (int i = 0; i < size; ++i) members_.push_back(std::make_unique<Member>());
+DkvCluster::DkvCluster(int size, std::vector<std::string> extra_flags, int spares)
+    : extra_flags_(std::move(extra_flags)), bootstrapped_(size), next_spare_(size + 1) {
+  for (int i = 0; i < size + spares; ++i) members_.push_back(std::make_unique<Member>());
 }
 
 DkvCluster::~DkvCluster() {
@@ -231,9 +231,10 @@ bool DkvCluster::running(int id) const {
 
 bool DkvCluster::start_member(int id, std::string* failure) {
   Member& m = *members_[id - 1];
+  const std::string& join = m.join;
   std::vector<std::string> argv = {
       DKV_SERVER_PATH, "--data-dir", m.dir.path() + "/data", "--node-id", std::to_string(id),
-      "--bootstrap", bootstrap_, "--listen", "127.0.0.1:" + std::to_string(m.client_port),
+      join.empty() ? "--bootstrap" : "--join", join.empty() ? bootstrap_ : join, "--listen", "127.0.0.1:" + std::to_string(m.client_port),
       "--raft-listen", "127.0.0.1:" + std::to_string(m.raft_port),
       "--admin-listen", "127.0.0.1:" + std::to_string(m.admin_port)};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
@@ -255,11 +256,12 @@ bool DkvCluster::start() {
       m.client_port = free_port();
       m.raft_port = free_port();
       m.admin_port = free_port();
+      if (static_cast<int>(i) >= bootstrapped_) continue;
       if (!bootstrap_.empty()) bootstrap_ += ",";
       bootstrap_ += std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(m.raft_port);
     }
     bool ok = true;
-    for (int id = 1; ok && id <= size(); ++id) ok = start_member(id, &failure);
+    for (int id = 1; ok && id <= bootstrapped_; ++id) ok = start_member(id, &failure);
     if (ok) return true;
     if (failure.find("cannot listen") == std::string::npos) break;
   }
@@ -280,6 +282,26 @@ bool DkvCluster::restart(int id) {
   if (start_member(id, &failure)) return true;
   ADD_FAILURE() << failure;
   return false;
+}
+
+int DkvCluster::replace(int id) {
+  if (next_spare_ > size()) return 0;
+  const int fresh = next_spare_++;
+  kill9(id);
+  std::string join;
+  for (int other = 1; other <= size(); ++other) {
+    if (other == id || !running(other)) continue;
+    join += (join.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port(other));
+  }
+  std::string failure;
+  members_[fresh - 1]->join = join;
+  if (!start_member(fresh, &failure)) {
+    ADD_FAILURE() << failure;
+    return 0;
+  }
+  if (!process(fresh)->wait_for_line("joined the cluster", 20'000).empty()) return fresh;
+  ADD_FAILURE() << "member " << fresh << " did not join:\n" << process(fresh)->output();
+  return 0;
 }
 
 bool DkvCluster::pause(int id) {

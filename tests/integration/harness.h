@@ -83,10 +83,11 @@ class DkvServerProcess {
 
 // A cluster of dkv-server members bootstrapped together on loopback. Each member has its own
 // data directory and fixed ports (client, Raft, admin), so a member restarted after kill -9
-// comes back at the same addresses. Members are numbered from 1, as their node ids.
+// comes back at the same addresses. Members are numbered from 1, as their node ids; `spares`
+// more slots (ids size+1 ...) are kept for replace(), started only then.
 class DkvCluster {
  public:
-  explicit DkvCluster(int size = 3, std::vector<std::string> extra_flags = {});
+  explicit DkvCluster(int size = 3, std::vector<std::string> extra_flags = {}, int spares = 0);
   ~DkvCluster();
   DkvCluster(const DkvCluster&) = delete;
   DkvCluster& operator=(const DkvCluster&) = delete;
@@ -94,6 +95,7 @@ class DkvCluster {
   // Starts every member and waits for each one's "ready" line (on new ports if one cannot bind
   // the port picked for it); ADD_FAILURE and false on failure.
   bool start();
+  // Every slot, spares included (a spare not started yet is not running()).
   int size() const { return static_cast<int>(members_.size()); }
   int port(int id) const { return members_[id - 1]->client_port; }
   ChildProcess* process(int id) { return members_[id - 1]->process.get(); }
@@ -102,6 +104,12 @@ class DkvCluster {
   void kill9(int id);
   // Starts a killed member again on its data directory and ports.
   bool restart(int id);
+  // Replaces member `id` with the next spare, a new node with a new id (ids are never reused):
+  // SIGKILLs `id` for good, starts the spare with --join (the running members' client
+  // addresses) and returns its id once it has joined, as a learner; 0 if no spare is left or
+  // it failed (ADD_FAILURE). The caller removes `id` from the membership first (MEMBER.REMOVE)
+  // and promotes the new node after.
+  int replace(int id);
   // SIGSTOP, returning once the process is stopped; resume() sends SIGCONT.
   bool pause(int id);
   void resume(int id);
@@ -125,12 +133,16 @@ class DkvCluster {
     int client_port = 0;
     int raft_port = 0;
     int admin_port = 0;
+    std::string join;  // a member that joined is restarted with --join (ignored once it has state)
     std::unique_ptr<ChildProcess> process;
   };
+  // With Member::join (client addresses), --join instead of --bootstrap.
   bool start_member(int id, std::string* failure);
 
   std::vector<std::string> extra_flags_;
   std::vector<std::unique_ptr<Member>> members_;
+  int bootstrapped_ = 0;  // members 1..bootstrapped_ start together; the rest are spares
+  int next_spare_ = 0;
   std::string bootstrap_;
 };
 
