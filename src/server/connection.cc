@@ -306,6 +306,10 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
 
 void Connection::start_read(const SlotPtr& slot, std::function<void(std::string&)> evaluate) {
   slot->read = std::move(evaluate);
+  if (session_.stale_reads) {  // READONLY: whatever this node has applied
+    slot->read_ready = true;
+    return flush();
+  }
   std::weak_ptr<Connection> weak = weak_from_this();
   const int protocol = session_.protocol;
   server_.replica().read([weak, slot, protocol](Status s) {

@@ -55,6 +55,20 @@ Prepared cmd_select(Context& c) {
   return immediate();
 }
 
+// READONLY / READWRITE (Redis Cluster's replica switch): this connection's reads stop / start
+// waiting for a read index from the leader.
+Prepared cmd_readonly(Context& c) {
+  c.session.stale_reads = true;
+  c.out.ok();
+  return immediate();
+}
+
+Prepared cmd_readwrite(Context& c) {
+  c.session.stale_reads = false;
+  c.out.ok();
+  return immediate();
+}
+
 Prepared cmd_config(Context& c) {
   const std::string& sub = c.args[1];
   if (iequals(sub, "get")) {
@@ -536,6 +550,8 @@ void register_redis_commands(std::vector<CommandSpec>& t) {
   add("echo", 2, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_echo);
   add("select", 2, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_select);
   add("config", -2, {}, 0, 0, 0, {"@slow"}, cmd_config);
+  add("readonly", 1, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_readonly);
+  add("readwrite", 1, {"loading", "stale", "fast"}, 0, 0, 0, {"@fast", "@connection"}, cmd_readwrite);
   add("info", -1, {"loading", "stale"}, 0, 0, 0, {"@slow", "@dangerous"}, cmd_info);
   add("command", -1, {"loading", "stale"}, 0, 0, 0, {"@slow", "@connection"}, cmd_command);
   add("dbsize", 1, {"readonly", "fast"}, 0, 0, 0, {"@keyspace", "@read", "@fast"}, cmd_dbsize);

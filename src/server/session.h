@@ -17,6 +17,9 @@ struct Session {
   std::string address;   // peer host:port
   int64_t created_ms = 0;
   std::string last_command;
+  // READONLY (as on a Redis Cluster replica): reads are served from this node's applied state
+  // at once, without a read index from the leader; they may be stale. READWRITE ends it.
+  bool stale_reads = false;
 
   // MULTI ... EXEC: queued commands, and whether one of them was refused while queueing
   // (EXEC then fails with EXECABORT, as in Redis).

@@ -208,6 +208,43 @@ TEST_F(PartitionedClusterTest, AnIsolatedLeaderAcknowledgesNothingAndFollowsAfte
   EXPECT_NE(bad.find("unknown parameter 'lose'"), std::string::npos) << bad;
 }
 
+// READONLY: a cut-off follower still answers reads, from what it has applied (stale); with
+// READWRITE it needs a read index again and refuses.
+TEST_F(PartitionedClusterTest, ReadonlyReadsOnACutOffFollowerAreServedStale) {
+  const int64_t leader = await_leader();
+  ASSERT_GT(leader, 0);
+  const int follower = static_cast<int>(leader % 3 + 1);
+  auto c = resp3(port_of(leader));
+  ASSERT_EQ(c->command({"SET", "ro:k", "v1"}).str, "OK");
+  auto f = resp3(cluster_->port(follower));
+  ASSERT_EQ(f->command({"GET", "ro:k"}).str, "v1");  // linearizable: the follower has applied it
+
+  std::vector<int> rest;
+  for (int id = 1; id <= 3; ++id) {
+    if (id != follower) rest.push_back(id);
+  }
+  ASSERT_TRUE(cluster_->partition({{follower}, rest}));
+  ASSERT_EQ(c->command({"SET", "ro:k", "v2"}).str, "OK");  // the majority goes on
+
+  EXPECT_EQ(f->command({"READONLY"}).str, "OK");
+  EXPECT_EQ(f->command({"GET", "ro:k"}, 2'000).str, "v1");  // stale, at once
+  Value kv = f->command({"KV.GET", "ro:k"}, 2'000);
+  EXPECT_EQ(str_field(kv, "value"), "v1") << kv.debug_string();
+  EXPECT_EQ(f->command({"READWRITE"}).str, "OK");
+  Value refused = f->command({"GET", "ro:k"}, 15'000);
+  EXPECT_EQ(code_of(refused), "UNAVAILABLE") << refused.debug_string();
+
+  ASSERT_TRUE(cluster_->heal());
+  EXPECT_EQ(f->command({"READONLY"}).str, "OK");
+  Value caught_up;
+  for (int i = 0; i < 200; ++i) {
+    caught_up = f->command({"GET", "ro:k"});
+    if (caught_up.str == "v2") break;
+    usleep(50'000);
+  }
+  EXPECT_EQ(caught_up.str, "v2");
+}
+
 TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResume) {
   const int64_t leader = await_leader();
   ASSERT_GT(leader, 0);
