@@ -415,6 +415,10 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
                          std::cref(stop), &grants[c], &tally, &unexpected_first);
   }
 
+  auto hold_then_heal = [&](std::chrono::milliseconds hold) {
+    std::this_thread::sleep_for(hold);
+    EXPECT_TRUE(cluster.heal());
+  };
   // The nemesis: one fault at a time, healed before the next, so a quorum is usually there to
   // make progress.
   std::map<std::string, int> faults;
@@ -422,6 +426,10 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
   std::string timeline;  // printed when a check fails
   auto note = [&](const std::string& what, int member) {
     timeline += "  [" + std::to_string(now_ns() / 1000) + " us] " + what + ", member " + std::to_string(member) + "\n";
+  };
+  auto record = [&](const std::string& fault, int member) {
+    ++faults[fault];
+    note(fault, member);
   };
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < end) {
@@ -439,50 +447,42 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
     switch (fault) {
       case 0:
       case 1:
-        ++faults[fault == 0 ? "kill -9 of the leader" : "kill -9"];
-        note(fault == 0 ? "kill -9 of the leader" : "kill -9", victim);
+        record(fault == 0 ? "kill -9 of the leader" : "kill -9", victim);
         cluster.kill9(victim);
         std::this_thread::sleep_for(hold / 2);
         ASSERT_TRUE(cluster.restart(victim));
         break;
       case 2:
-        ++faults["pause"];
-        note("pause", victim);
+        record("pause", victim);
         ASSERT_TRUE(cluster.pause(victim));
         std::this_thread::sleep_for(hold);
         cluster.resume(victim);
         break;
       case 3:
       case 4: {
-        ++faults[fault == 3 ? "leader isolated" : "member isolated"];
-        note(fault == 3 ? "leader isolated" : "member isolated", victim);
+        record(fault == 3 ? "leader isolated" : "member isolated", victim);
         std::vector<int> rest;
         for (int id : members) {
           if (id != victim) rest.push_back(id);
         }
         ASSERT_TRUE(cluster.partition({{victim}, rest}));
-        std::this_thread::sleep_for(hold);
-        ASSERT_TRUE(cluster.heal());
+        hold_then_heal(hold);
         break;
       }
       case 5: {
-        ++faults["lossy, slow network"];
-        note("lossy, slow network", victim);
+        record("lossy, slow network", victim);
         const std::string query = "loss=" + std::to_string(5 + rng() % 30) + "&delay=" + std::to_string(rng() % 30);
         for (int id : members) ASSERT_TRUE(cluster.set_network(id, query));
-        std::this_thread::sleep_for(hold);
-        ASSERT_TRUE(cluster.heal());
+        hold_then_heal(hold);
         break;
       }
       case 6: {
-        ++faults["majority/minority partition"];
-        note("majority/minority partition", victim);
+        record("majority/minority partition", victim);
         std::vector<int> ids = members;
         std::shuffle(ids.begin(), ids.end(), rng);
         const auto middle = ids.begin() + nodes / 2;
         ASSERT_TRUE(cluster.partition({{ids.begin(), middle}, {middle, ids.end()}}));
-        std::this_thread::sleep_for(hold);
-        ASSERT_TRUE(cluster.heal());
+        hold_then_heal(hold);
         break;
       }
       case 7: {
@@ -499,8 +499,7 @@ TEST(FaultTest, HistoriesHoldUpUnderCrashesPausesPartitionsAndLoss) {
           ++faults["member replacement not started (no leader took MEMBER.REMOVE)"];
           break;
         }
-        ++faults["member removed and replaced by a new one"];
-        note("member removed and replaced by a new one", victim);
+        record("member removed and replaced by a new one", victim);
         std::erase(members, victim);
         g_members &= ~(uint64_t{1} << victim);
         const int fresh = cluster.replace(victim);

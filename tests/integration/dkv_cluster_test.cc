@@ -25,6 +25,19 @@ class ClusterTest : public ::testing::Test {
     return cluster_->port(static_cast<int>((id - 1 + i) % 3) + 1);
   }
   int64_t await_leader(int64_t except = 0) { return cluster_->await_leader(static_cast<int>(except)); }
+  // Sends `args` on `c` until `done(reply)` or 10 s pass (a member catching up, or hearing of a
+  // new leader); returns the last reply.
+  template <typename Done>
+  static Value poll(RespConnection& c, const std::vector<std::string>& args, Done done) {
+    Value v;
+    for (int i = 0; i < 200; ++i) {
+      v = c.command(args, 5'000);
+      if (done(v)) break;
+      usleep(50'000);
+    }
+    return v;
+  }
+  static bool answered(const Value& v) { return v.type != Type::kError && !(v.type == Type::kNull && v.str == "<closed>"); }
   // Starts node `id` with --join (every member's client address) on `dir`; waits until it has
   // joined. Sets its client and Raft ports.
   std::unique_ptr<ChildProcess> join_node(int id, const TempDir& dir, int* client_port, int* raft_port) {
@@ -195,12 +208,7 @@ TEST_F(PartitionedClusterTest, AnIsolatedLeaderAcknowledgesNothingAndFollowsAfte
   // commit is gone.
   ASSERT_TRUE(cluster_->heal());
   auto healed = resp3(port_of(leader));
-  Value got;
-  for (int i = 0; i < 200; ++i) {
-    got = healed->command({"GET", "part:k"});
-    if (got.type != Type::kError) break;
-    usleep(50'000);
-  }
+  Value got = poll(*healed, {"GET", "part:k"}, answered);
   EXPECT_EQ(got.str, "after") << got.debug_string();
   EXPECT_NE(healed->command({"INFO", "cluster"}).str.find("role:follower"), std::string::npos);
   const std::string bad = http_exchange(cluster_->admin_port(1), "POST /debug/network?lose=5 HTTP/1.1\r\n\r\n");
@@ -236,12 +244,7 @@ TEST_F(PartitionedClusterTest, ReadonlyReadsOnACutOffFollowerAreServedStale) {
 
   ASSERT_TRUE(cluster_->heal());
   EXPECT_EQ(f->command({"READONLY"}).str, "OK");
-  Value caught_up;
-  for (int i = 0; i < 200; ++i) {
-    caught_up = f->command({"GET", "ro:k"});
-    if (caught_up.str == "v2") break;
-    usleep(50'000);
-  }
+  Value caught_up = poll(*f, {"GET", "ro:k"}, [](const Value& v) { return v.str == "v2"; });
   EXPECT_EQ(caught_up.str, "v2");
 }
 
@@ -275,12 +278,7 @@ TEST_F(ClusterTest, AWriteForwardedToAStoppedLeaderFailsAsUnknownThenWritesResum
   cluster_->resume(static_cast<int>(leader));
   // The old leader rejoins as a follower; its linearizable read sees the new leader's write.
   auto old = resp3(port_of(leader));
-  Value got;
-  for (int i = 0; i < 200; ++i) {
-    got = old->command({"GET", "fo:k"});
-    if (got.type != Type::kError) break;
-    usleep(50'000);
-  }
+  Value got = poll(*old, {"GET", "fo:k"}, answered);
   EXPECT_EQ(got.str, "after") << got.debug_string();
 }
 
@@ -303,12 +301,7 @@ TEST_F(ClusterTest, AStoppingLeaderHandsLeadershipOver) {
   EXPECT_EQ(c->command({"SET", "ho:k", "2"}).str, "OK");
   ASSERT_TRUE(cluster_->restart(static_cast<int>(leader)));
   auto back = resp3(port_of(leader));
-  Value got;
-  for (int i = 0; i < 100; ++i) {  // it may need a moment to hear from the leader
-    got = back->command({"GET", "ho:k"});
-    if (got.type != Type::kError) break;
-    usleep(50'000);
-  }
+  Value got = poll(*back, {"GET", "ho:k"}, answered);  // it may need a moment to hear from the leader
   EXPECT_EQ(got.str, "2");
 }
 
@@ -335,12 +328,7 @@ TEST_F(ClusterTest, ANodeJoinsIsPromotedAndAnotherIsRemoved) {
 
   // The learner catches up and serves linearizable reads.
   auto n4 = resp3(four_port);
-  Value got;
-  for (int i = 0; i < 200; ++i) {
-    got = n4->command({"GET", "mb:49"});
-    if (got.type != Type::kError && !got.is_null()) break;
-    usleep(50'000);
-  }
+  Value got = poll(*n4, {"GET", "mb:49"}, [](const Value& v) { return answered(v) && !v.is_null(); });
   EXPECT_EQ(got.str, "v49") << got.debug_string();
   // It knows every member, the original ones included (they are in the log from index 1): a
   // joiner that saw only itself would, once promoted, elect itself alone.
@@ -389,12 +377,8 @@ TEST_F(SnapshottingClusterTest, ANewNodeCatchesUpFromTheLeadersSnapshot) {
   EXPECT_FALSE(four->wait_for_line("installed the leader's snapshot", 20'000).empty()) << four->output();
   ASSERT_EQ(c->command({"SET", "sj:after", "x"}).str, "OK");
   auto n4 = resp3(four_port);
-  Value got;
-  for (int i = 0; i < 200; ++i) {
-    got = n4->command({"MGET", "sj:0", "sj:29", "sj:after"});
-    if (got.type == Type::kArray && got.elements.size() == 3 && got.elements[2].str == "x") break;
-    usleep(50'000);
-  }
+  Value got = poll(*n4, {"MGET", "sj:0", "sj:29", "sj:after"},
+                   [](const Value& v) { return v.type == Type::kArray && v.elements.size() == 3 && v.elements[2].str == "x"; });
   ASSERT_EQ(got.elements.size(), 3u) << got.debug_string();
   EXPECT_EQ(got.elements[0].str, "v0");
   EXPECT_EQ(got.elements[1].str, "v29");
@@ -411,12 +395,7 @@ TEST_F(SnapshottingClusterTest, AFollowerRestartedFromASnapshotServesReads) {
   const int follower = static_cast<int>(leader % 3) + 1;
   ASSERT_TRUE(cluster_->restart(follower));
   auto f = resp3(cluster_->port(follower));
-  Value got;
-  for (int i = 0; i < 100; ++i) {  // it may need a moment to hear from the leader
-    got = f->command({"GET", "rs:k"}, 5'000);
-    if (got.type != Type::kError && !(got.type == Type::kNull && got.str == "<closed>")) break;
-    usleep(50'000);
-  }
+  Value got = poll(*f, {"GET", "rs:k"}, answered);  // it may need a moment to hear from the leader
   EXPECT_EQ(got.str, "19") << got.debug_string();
 }
 
