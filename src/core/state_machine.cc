@@ -655,7 +655,7 @@ CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
     member_addresses_.erase(c.node);
     member_client_addresses_.erase(c.node);
     removed_members_.insert(c.node);
-  } else {
+  } else if (!removed_members_.contains(c.node)) {  // e.g. its own late announcement: ignored
     member_addresses_[c.node] = c.raft_address;
     if (!c.client_address.empty()) member_client_addresses_[c.node] = c.client_address;
   }

@@ -522,6 +522,8 @@ TEST_F(MachineTest, MemberAddressesKeepTheClientAddressAndLoadFromAVersion2Snaps
   EXPECT_FALSE(sm.member_addresses().contains(2));
   EXPECT_FALSE(sm.member_client_addresses().contains(2));
   EXPECT_TRUE(sm.removed_members().contains(2));
+  run(MemberAddressCmd{2, "10.0.0.2:7071", "10.0.0.2:7070"});  // a removed node's late announcement
+  EXPECT_FALSE(sm.member_addresses().contains(2));
   StateMachine after_removal;
   ASSERT_TRUE(after_removal.restore_snapshot(sm.save_snapshot()).ok());
   EXPECT_EQ(after_removal.removed_members(), sm.removed_members());
