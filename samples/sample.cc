@@ -25,7 +25,8 @@ Sample::Sample(int argc, char** argv, std::string_view name, std::string_view wh
     }
   }
   std::random_device rd;
-  prefix_ = "sample/" + name_ + "/" + std::to_string(rd() % 1000000) + "/";
+  run_id_ = std::to_string(rd() % 1000000);
+  prefix_ = "sample/" + name_ + "/" + run_id_ + "/";
   const std::string url = endpoints_.empty() ? "embedded://" : "dkv://" + endpoints_;
   client_ = must(dkv::connect(url), "connecting to " + url);
   std::printf("sample-%s: %.*s\n", name_.c_str(), static_cast<int>(what.size()), what.data());

@@ -27,6 +27,8 @@ class Sample {
   bool remote() const { return !endpoints_.empty(); }
   // A key prefix unique to this run, so runs against one server do not meet.
   const std::string& prefix() const { return prefix_; }
+  // The random part of the prefix, for names outside the key space (entities, elections).
+  const std::string& run_id() const { return run_id_; }
 
   // Narration, one line, printf-style.
   void say(const char* format, ...) __attribute__((format(printf, 2, 3)));
@@ -38,6 +40,7 @@ class Sample {
  private:
   std::string name_;
   std::string endpoints_;
+  std::string run_id_;
   std::string prefix_;
   std::unique_ptr<Client> client_;
   int broken_ = 0;
