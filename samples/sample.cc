@@ -34,9 +34,10 @@ Sample::Sample(int argc, char** argv, std::string_view name, std::string_view wh
               prefix_.c_str());
 }
 
-std::unique_ptr<Client> Sample::connect_another() {
-  if (endpoints_.empty()) return nullptr;
-  return must(dkv::connect("dkv://" + endpoints_), "connecting again");
+Client& Sample::worker(int i) {
+  if (endpoints_.empty()) return *client_;
+  while (static_cast<int>(workers_.size()) <= i) workers_.push_back(must(dkv::connect("dkv://" + endpoints_), "connecting a worker"));
+  return *workers_[i];
 }
 
 void Sample::say(const char* format, ...) {

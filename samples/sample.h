@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dkv/client.h"
 #include "dkv/status.h"
@@ -22,8 +23,9 @@ class Sample {
   Sample(int argc, char** argv, std::string_view name, std::string_view what);
 
   Client& store() { return *client_; }
-  // A connection of its own (for concurrent workers); the embedded store is shared.
-  std::unique_ptr<Client> connect_another();
+  // Client `i` of a group of concurrent workers: against a server, a connection of its own
+  // (opened on first use, kept until exit); embedded, the one store they share.
+  Client& worker(int i);
   bool remote() const { return !endpoints_.empty(); }
   // A key prefix unique to this run, so runs against one server do not meet.
   const std::string& prefix() const { return prefix_; }
@@ -43,6 +45,7 @@ class Sample {
   std::string run_id_;
   std::string prefix_;
   std::unique_ptr<Client> client_;
+  std::vector<std::unique_ptr<Client>> workers_;
   int broken_ = 0;
 };
 

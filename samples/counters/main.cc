@@ -14,10 +14,8 @@ int main(int argc, char** argv) {
 
   // Four threads add 250 each, concurrently: the counter ends at exactly 1000.
   std::vector<std::thread> threads;
-  std::vector<std::unique_ptr<Client>> own;
-  for (int t = 0; t < 4; ++t) own.push_back(s.connect_another());
   for (int t = 0; t < 4; ++t) {
-    Client& c = own[t] ? *own[t] : db;
+    Client& c = s.worker(t);
     threads.emplace_back([&c, &hits] {
       for (int i = 0; i < 250; ++i) samples::must(c.counter_add(hits, 1), "add");
     });

@@ -23,7 +23,6 @@ int main(int argc, char** argv) {
   const std::string work = s.prefix() + "work-log";
 
   struct Worker {
-    std::unique_ptr<Client> own;
     Client* client = nullptr;
     int64_t lease = 0;
     std::unique_ptr<LeaseKeepAlive> keepalive;
@@ -32,8 +31,7 @@ int main(int argc, char** argv) {
   std::vector<Worker> workers(kWorkers);
   for (int w = 0; w < kWorkers; ++w) {
     Worker& wk = workers[w];
-    wk.own = s.connect_another();
-    wk.client = wk.own ? wk.own.get() : &s.store();
+    wk.client = &s.worker(w);
     wk.lease = samples::must(wk.client->lease_grant(kTtlMs), "grant a lease").id;
     wk.keepalive = std::make_unique<LeaseKeepAlive>(*wk.client, wk.lease, kTtlMs);
     wk.candidacy = std::make_unique<Election>(*wk.client, election, wk.lease);

@@ -26,9 +26,8 @@ int main(int argc, char** argv) {
   samples::Sample s(argc, argv, "rate-limiter", "fixed-window and sliding-window limiters: K clients never exceed the limit");
   constexpr int kClients = 4, kAttempts = 60;
   constexpr int64_t kLimit = 20, kWindowMs = 500;
-  std::vector<std::unique_ptr<dkv::Client>> own;
-  for (int c = 0; c < kClients; ++c) own.push_back(s.connect_another());
-  auto client = [&](int c) -> Client& { return own[c] ? *own[c] : s.store(); };
+  for (int c = 0; c < kClients; ++c) s.worker(c);  // connect before the threads start
+  auto client = [&](int c) -> Client& { return s.worker(c); };
 
   // Fixed window: the counter for window w is <prefix>fixed/<w>.
   std::mutex mu;

@@ -18,11 +18,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kAccounts; ++i) samples::must(db.put(account(i), std::to_string(kOpening)), "open an account");
 
   std::atomic<int> done{0}, conflicts{0}, refused{0};
-  std::vector<std::unique_ptr<Client>> own;
-  for (int w = 0; w < kWorkers; ++w) own.push_back(s.connect_another());
   std::vector<std::thread> workers;
   for (int w = 0; w < kWorkers; ++w) {
-    Client& c = own[w] ? *own[w] : db;
+    Client& c = s.worker(w);
     workers.emplace_back([&, w, &c = c] {
       std::mt19937 rng(w);
       for (int t = 0; t < kTransfers; ++t) {
