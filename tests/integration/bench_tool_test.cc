@@ -1,0 +1,66 @@
+// dkv-bench against a real dkv-server and a real redis-server: it runs a fixed number of
+// requests, reports them (text and --json), and refuses bad flags.
+#include <sys/wait.h>
+
+#include <string>
+
+#include "dkv_test_util.h"
+
+namespace dkv::testing {
+namespace {
+
+std::string bench(const std::string& args, int* exit_code) {
+  int status = -1;
+  std::string out = run_shell(std::string(DKV_BENCH_PATH) + " " + args + " 2>&1", &status);
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(BenchToolTest, RunsAFixedNumberOfRequestsAgainstDkvAndReportsJson) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  int code = -1;
+  const std::string endpoint = "127.0.0.1:" + std::to_string(server.port());
+  std::string out = bench("--endpoints " + endpoint + " --requests 2000 --connections 4 --pipeline 2 --op put --json", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"mode\":\"put\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ops\":2000,\"errors\":0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"p99\":"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"ops_per_sec\":0,"), std::string::npos) << out;
+  // The keys it wrote are there.
+  RespConnection c(server.port());
+  EXPECT_GT(c.command({"DBSIZE"}).integer, 100);
+
+  out = bench("--endpoints " + endpoint + " --requests 1000 --connections 2 --op counter", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("counter against dkv://" + endpoint + ": 1000 ops in "), std::string::npos) << out;
+  EXPECT_NE(out.find("latency ms: p50 "), std::string::npos) << out;
+}
+
+TEST(BenchToolTest, RunsTheSameLoadAgainstRedis) {
+  RedisServerProcess redis;
+  ASSERT_TRUE(redis.start());
+  int code = -1;
+  std::string out = bench("--target redis://127.0.0.1:" + std::to_string(redis.port()) +
+                              " --requests 2000 --connections 4 --profile ReadHeavy --json",
+                          &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"target\":\"redis://127.0.0.1:"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"mode\":\"ReadHeavy\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ops\":2000,\"errors\":0"), std::string::npos) << out;
+}
+
+TEST(BenchToolTest, RefusesBadFlagsAndUnreachableTargets) {
+  int code = -1;
+  std::string out = bench("--target http://x:1 --requests 10", &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--target needs redis://HOST:PORT"), std::string::npos) << out;
+  out = bench("--profile Sideways", &code);
+  EXPECT_NE(code, 0) << out;
+  out = bench("--endpoints 127.0.0.1:1 --requests 10 --connections 2 --json", &code);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(out.find("\"first_error\""), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace dkv::testing

@@ -1,0 +1,258 @@
+// dkv-bench: load against DKV (or any RESP server with --target redis://...) from many
+// connections, with live progress each second and a final report of throughput and latency
+// percentiles (or one JSON object with --json). Profiles mix GET and SET (ReadHeavy 90/10,
+// WriteHeavy 10/90, Mixed 50/50); --op runs one command kind. Only Redis-compatible commands
+// are sent, so the same run measures DKV and redis-server alike.
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "cli_output.h"
+#include "client/endpoint.h"
+#include "client/resp_socket.h"
+#include "latency_histogram.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using dkv::tools::LatencyHistogram;
+
+struct Options {
+  std::string endpoints = "127.0.0.1:7070";
+  std::string target;  // redis://host:port: the same load against any RESP server
+  std::string profile = "Mixed";
+  std::string op;  // get | put | counter: one command kind instead of a profile
+  double duration_s = 10;
+  int64_t requests = 0;  // stop after this many instead (0: by duration)
+  int connections = 50;
+  int pipeline = 1;
+  int64_t keys = 10000;
+  int value_size = 100;
+  bool zipf = false;
+  double warmup_s = 1;
+  bool json = false;
+};
+
+// Keys 0..n-1, uniform or Zipf (s = 0.99) by inverse transform over precomputed weights.
+class KeyChooser {
+ public:
+  KeyChooser(int64_t n, bool zipf) : n_(n), zipf_(zipf) {
+    if (!zipf_) return;
+    cdf_.resize(static_cast<size_t>(n));
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) cdf_[static_cast<size_t>(i)] = sum += 1.0 / std::pow(static_cast<double>(i + 1), 0.99);
+    for (double& c : cdf_) c /= sum;
+  }
+  int64_t next(std::mt19937_64& rng) const {
+    if (!zipf_) return static_cast<int64_t>(rng() % static_cast<uint64_t>(n_));
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    return static_cast<int64_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  int64_t n_;
+  bool zipf_;
+  std::vector<double> cdf_;
+};
+
+struct Shared {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> measuring{false};
+  std::atomic<int64_t> issued{0};  // for --requests
+  std::atomic<int> running{0};     // connections still going
+  std::mutex mu;
+  LatencyHistogram window;  // since the last progress line
+  LatencyHistogram total;   // while measuring
+  int64_t ops = 0, errors = 0;
+  std::string first_error;
+};
+
+void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int index, const KeyChooser& keys,
+                    int read_percent, Shared* shared) {
+  struct Leave {
+    Shared* shared;
+    ~Leave() { --shared->running; }
+  } leave{shared};
+  auto socket = dkv::client::RespSocket::open(endpoint, 2000);
+  if (!socket.ok()) {
+    std::lock_guard lock(shared->mu);
+    if (shared->first_error.empty()) shared->first_error = socket.status().to_string();
+    ++shared->errors;
+    return;
+  }
+  std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 1);
+  const std::string value(static_cast<size_t>(o.value_size), 'x');
+  LatencyHistogram local;
+  int64_t local_ops = 0, local_errors = 0;
+  std::string local_error;
+  auto flush = [&] {
+    std::lock_guard lock(shared->mu);
+    shared->window.merge(local);
+    if (shared->measuring) {
+      shared->total.merge(local);
+      shared->ops += local_ops;
+      shared->errors += local_errors;
+    }
+    if (shared->first_error.empty()) shared->first_error = local_error;
+    local.clear();
+    local_ops = local_errors = 0;
+  };
+  auto last_flush = Clock::now();
+  std::vector<std::vector<std::string>> batch;
+  while (!shared->stop) {
+    if (o.requests > 0 && shared->issued.fetch_add(o.pipeline) >= o.requests) break;
+    batch.clear();
+    for (int i = 0; i < o.pipeline; ++i) {
+      const std::string key = "bench:" + std::to_string(keys.next(rng));
+      const bool read = o.op.empty() ? static_cast<int>(rng() % 100) < read_percent : o.op == "get";
+      if (o.op == "counter") {
+        batch.push_back({"INCR", "bench:counter:" + key.substr(6)});  // apart from the SET values
+      } else if (read) {
+        batch.push_back({"GET", key});
+      } else {
+        batch.push_back({"SET", key, value});
+      }
+    }
+    const auto started = Clock::now();
+    const auto deadline = started + std::chrono::seconds(10);
+    dkv::Status sent = (*socket)->send(batch, deadline);
+    bool broken = !sent.ok();
+    for (int i = 0; i < o.pipeline && !broken; ++i) {
+      auto reply = (*socket)->read_reply(deadline);
+      if (!reply.ok()) {
+        broken = true;
+        if (local_error.empty()) local_error = reply.status().to_string();
+      } else if (reply->is_error()) {
+        ++local_errors;
+        if (local_error.empty()) local_error = reply->str;
+      }
+    }
+    if (broken) {
+      ++local_errors;
+      if (local_error.empty()) local_error = sent.ok() ? "connection broke" : sent.to_string();
+      flush();
+      return;
+    }
+    const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+    for (int i = 0; i < o.pipeline; ++i) local.record(micros);
+    local_ops += o.pipeline;
+    if (Clock::now() - last_flush > std::chrono::milliseconds(100)) {
+      flush();
+      last_flush = Clock::now();
+    }
+  }
+  flush();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dkv-bench: throughput and latency of DKV (or any RESP server) under a chosen load"};
+  Options o;
+  app.add_option("--endpoints", o.endpoints, "DKV members HOST:PORT,... (connections spread over them)")->capture_default_str();
+  app.add_option("--target", o.target, "redis://HOST:PORT: run the same load against any RESP server instead");
+  app.add_option("--profile", o.profile, "ReadHeavy (90% GET), WriteHeavy (90% SET) or Mixed (50/50)")
+      ->check(CLI::IsMember({"ReadHeavy", "WriteHeavy", "Mixed"}))
+      ->capture_default_str();
+  app.add_option("--op", o.op, "One command kind instead of a profile: get, put (SET) or counter (INCR)")
+      ->check(CLI::IsMember({"get", "put", "counter"}));
+  app.add_option("--duration", o.duration_s, "Seconds to measure (after the warm-up)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--requests", o.requests, "Stop after this many requests instead of --duration")->check(CLI::NonNegativeNumber);
+  app.add_option("--connections", o.connections, "Concurrent connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--pipeline", o.pipeline, "Requests in flight per connection")->capture_default_str()->check(CLI::Range(1, 10000));
+  app.add_option("--keys", o.keys, "Distinct keys")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app.add_option("--value-size", o.value_size, "Bytes per SET value")->capture_default_str()->check(CLI::Range(0, 16 << 20));
+  app.add_flag("--zipf", o.zipf, "Zipfian key popularity (s = 0.99) instead of uniform");
+  app.add_option("--warmup", o.warmup_s, "Seconds of load before measuring")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", o.json, "One JSON object with the results instead of text");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string where = o.target.empty() ? o.endpoints : o.target;
+  if (!o.target.empty()) {
+    if (o.target.rfind("redis://", 0) != 0) {
+      std::fprintf(stderr, "dkv-bench: --target needs redis://HOST:PORT, got '%s'\n", o.target.c_str());
+      return 2;
+    }
+    where = o.target.substr(8);
+  }
+  auto endpoints = dkv::client::parse_endpoints(where);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "dkv-bench: %s\n", endpoints.status().message().c_str());
+    return 2;
+  }
+  const int read_percent = o.profile == "ReadHeavy" ? 90 : o.profile == "WriteHeavy" ? 10 : 50;
+  const std::string mode = o.op.empty() ? o.profile : o.op;
+  if (o.requests > 0) o.warmup_s = 0;  // a fixed count measures everything
+  KeyChooser keys(o.keys, o.zipf);
+  Shared shared;
+  shared.measuring = o.warmup_s == 0;
+
+  std::vector<std::thread> threads;
+  shared.running = o.connections;
+  for (int c = 0; c < o.connections; ++c) {
+    threads.emplace_back(run_connection, std::cref(o), (*endpoints)[static_cast<size_t>(c) % endpoints->size()], c,
+                         std::cref(keys), read_percent, &shared);
+  }
+  const auto start = Clock::now();
+  auto measure_start = start + std::chrono::milliseconds(static_cast<int64_t>(o.warmup_s * 1000));
+  const auto end = measure_start + std::chrono::milliseconds(static_cast<int64_t>(o.duration_s * 1000));
+  int64_t last_count = 0;
+  for (int second = 1;; ++second) {
+    std::this_thread::sleep_until(start + std::chrono::seconds(second));
+    const auto now = Clock::now();
+    if (!shared.measuring && now >= measure_start) {
+      std::lock_guard lock(shared.mu);
+      shared.measuring = true;
+      measure_start = now;
+    }
+    LatencyHistogram window;
+    {
+      std::lock_guard lock(shared.mu);
+      window = shared.window;
+      shared.window.clear();
+    }
+    last_count = window.count();
+    if (!o.json) {
+      std::fprintf(stderr, "%3ds %s: %lld ops/s, p50 %.2f ms, p99 %.2f ms%s\n", second, mode.c_str(),
+                   static_cast<long long>(last_count), window.percentile(0.5) / 1000.0, window.percentile(0.99) / 1000.0,
+                   shared.measuring ? "" : " (warm-up)");
+    }
+    const bool time_up = o.requests == 0 && now >= end;
+    if (time_up || shared.running == 0) break;  // every connection ended: requests done, or broken
+  }
+  shared.stop = true;
+  for (auto& t : threads) t.join();
+  const double seconds =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - measure_start).count() / 1e6;
+  const LatencyHistogram& h = shared.total;
+  const int64_t ops_per_sec = seconds > 0 ? static_cast<int64_t>(static_cast<double>(shared.ops) / seconds) : 0;
+  if (o.json) {
+    dkv::cli::Json j;
+    j.begin_object().key("target").string(o.target.empty() ? "dkv://" + o.endpoints : o.target);
+    j.key("mode").string(mode).key("connections").number(o.connections).key("pipeline").number(o.pipeline);
+    j.key("keys").number(o.keys).key("value_size").number(o.value_size).key("zipf").boolean(o.zipf);
+    j.key("ops").number(shared.ops).key("errors").number(shared.errors);
+    j.key("seconds_x1000").number(static_cast<int64_t>(seconds * 1000)).key("ops_per_sec").number(ops_per_sec);
+    j.key("latency_us").begin_object();
+    j.key("p50").number(h.percentile(0.5)).key("p90").number(h.percentile(0.9)).key("p99").number(h.percentile(0.99));
+    j.key("p999").number(h.percentile(0.999)).key("max").number(h.max()).end_object();
+    if (!shared.first_error.empty()) j.key("first_error").string(shared.first_error);
+    std::printf("%s\n", j.end_object().text().c_str());
+  } else {
+    std::printf("%s against %s: %lld ops in %.1f s = %lld ops/s, %lld errors\n", mode.c_str(),
+                o.target.empty() ? ("dkv://" + o.endpoints).c_str() : o.target.c_str(), static_cast<long long>(shared.ops),
+                seconds, static_cast<long long>(ops_per_sec), static_cast<long long>(shared.errors));
+    std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", h.percentile(0.5) / 1000.0,
+                h.percentile(0.9) / 1000.0, h.percentile(0.99) / 1000.0, h.percentile(0.999) / 1000.0, h.max() / 1000.0);
+    if (!shared.first_error.empty()) std::printf("first error: %s\n", shared.first_error.c_str());
+  }
+  return shared.ops > 0 && shared.errors == 0 ? 0 : 1;
+}
