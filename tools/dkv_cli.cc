@@ -21,6 +21,7 @@
 
 #include "CLI/CLI.hpp"
 #include "cli_output.h"
+#include "top.h"
 #include "client/remote.h"
 #include "dkv/client.h"
 #include "dkv/connect.h"
@@ -821,6 +822,26 @@ int run(int argc, char** argv) {
   mtransfer->add_option("id", member_id, "Node id")->required();
   mtransfer->callback([&] { membership({"MEMBER.TRANSFER", member_id}); });
 
+  // --- top ---
+  auto* top = app.add_subcommand("top", "A live view of every member from their admin endpoints (/metrics)");
+  std::string admins = "127.0.0.1:7072";
+  TopOptions top_options;
+  top->add_option("--admin", admins, "Members' admin HTTP addresses HOST:PORT,...")->capture_default_str();
+  top->add_option("--interval", top_options.interval_ms, "Milliseconds between refreshes")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  top->add_option("--frames", top_options.frames, "Print this many frames one after another, then exit (0: live until Ctrl-C)")
+      ->check(CLI::NonNegativeNumber);
+  std::function<int()> standalone;  // a subcommand that needs no client connection
+  top->callback([&] {
+    standalone = [&] {
+      auto list = client::parse_endpoints(admins);
+      if (!list.ok()) return fail(list.status());
+      top_options.admins = std::move(list).value();
+      return run_top(top_options);
+    };
+  });
+
   // --- status ---
   auto* status = app.add_subcommand(
       "status", "The node's id, role, revision, keys and memory; with several endpoints, a row per member");
@@ -879,6 +900,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (standalone) return standalone();
   if (!action) return 2;
   Result<std::unique_ptr<Client>> client = connect(url_of(g.endpoints));
   if (!client.ok()) return fail(client.status());

@@ -169,6 +169,25 @@ TEST_F(CliTest, Status) {
   EXPECT_NE(down.find("UNAVAILABLE"), std::string::npos) << down;
 }
 
+// dkv top reads the admin endpoint: one row per member, rates over the interval; a member
+// whose admin port does not answer shows as unreachable.
+TEST_F(CliTest, TopShowsEveryMemberFromItsAdminEndpoint) {
+  ASSERT_EQ(dkv("put cli/top x").substr(0, 2), "OK");
+  int code = -1;
+  const std::string admin = "127.0.0.1:" + std::to_string(server_->admin_port());
+  const std::string dead = "127.0.0.1:" + std::to_string(free_port());
+  std::string out = dkv("top --admin " + admin + "," + dead + " --frames 2 --interval 200", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("dkv top: 2 member(s), every 200 ms"), std::string::npos) << out;
+  EXPECT_NE(out.find("ADMIN"), std::string::npos) << out;
+  EXPECT_NE(out.find("WATCHERS"), std::string::npos) << out;
+  EXPECT_NE(out.find(admin + "  leader "), std::string::npos) << out;
+  EXPECT_NE(out.find(dead + "  unreachable"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\x1b["), std::string::npos) << "a fixed number of frames does not clear the screen";
+  out = dkv("top --admin nonsense", &code);
+  EXPECT_NE(code, 0) << out;
+}
+
 TEST_F(CliTest, WatchPrintsEventsUntilInterrupted) {
   ChildProcess watch({DKV_CLI_PATH, "--endpoints", endpoint(), "watch", "cli/w/", "--prefix", "--prev"});
   ASSERT_NE(watch.wait_for_line("watching cli/w/", 10'000), "");
