@@ -3,6 +3,12 @@
 // percentiles (or one JSON object with --json). Profiles mix GET and SET (ReadHeavy 90/10,
 // WriteHeavy 10/90, Mixed 50/50); --op runs one command kind. Only Redis-compatible commands
 // are sent, so the same run measures DKV and redis-server alike.
+//
+// `dkv-bench stress`: each connection owns its keys (stress:<run>:<connection>:<n>) and writes each with a sequence number and
+// a checksum; every read is verified: a bad checksum is corruption, a value older than the last
+// acknowledged write (or none at all) is a lost write. Reported apart from throughput; exit 1
+// if either is seen.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -11,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,6 +46,7 @@ struct Options {
   bool zipf = false;
   double warmup_s = 1;
   bool json = false;
+  bool stress = false;
 };
 
 // Keys 0..n-1, uniform or Zipf (s = 0.99) by inverse transform over precomputed weights.
@@ -72,8 +80,50 @@ struct Shared {
   LatencyHistogram window;  // since the last progress line
   LatencyHistogram total;   // while measuring
   int64_t ops = 0, errors = 0;
+  int64_t corrupt = 0, lost = 0;  // stress only
+  const uint64_t run_id = std::random_device{}();
   std::string first_error;
 };
+
+// FNV-1a: the stress values' checksum.
+uint64_t checksum(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Stress: this connection's keys are stress:<index>:<k>; values "<seq>:<checksum>:<payload>".
+// One request at a time, so the last acknowledged sequence of each key is exact.
+struct StressCheck {
+  int64_t corrupt = 0, lost = 0;
+  std::string first_problem;
+};
+
+StressCheck verify(const dkv::resp::Value& reply, int64_t acked, int64_t attempted, const std::string& key) {
+  StressCheck c;
+  if (reply.type == dkv::resp::Type::kNull) {
+    if (acked > 0) {
+      c.lost = 1;
+      c.first_problem = key + ": absent after write " + std::to_string(acked) + " was acknowledged";
+    }
+    return c;
+  }
+  const std::string& v = reply.str;
+  const size_t a = v.find(':'), b = a == std::string::npos ? a : v.find(':', a + 1);
+  if (b == std::string::npos || std::to_string(checksum(std::string_view(v).substr(b + 1))) != v.substr(a + 1, b - a - 1)) {
+    c.corrupt = 1;
+    c.first_problem = key + ": checksum mismatch in '" + v.substr(0, 60) + "'";
+    return c;
+  }
+  const int64_t seq = std::stoll(v.substr(0, a));
+  if (seq < acked || seq > attempted) {
+    c.lost = seq < acked ? 1 : 0;
+    c.corrupt = seq > attempted ? 1 : 0;
+    c.first_problem = key + ": read write " + std::to_string(seq) + " after write " + std::to_string(acked) +
+                      " was acknowledged (" + std::to_string(attempted) + " attempted)";
+  }
+  return c;
+}
 
 void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int index, const KeyChooser& keys,
                     int read_percent, Shared* shared) {
@@ -107,6 +157,66 @@ void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int
   };
   auto last_flush = Clock::now();
   std::vector<std::vector<std::string>> batch;
+  // Stress bookkeeping, per key of this connection: last acknowledged and last attempted write.
+  const int64_t own_keys = std::max<int64_t>(1, o.keys / o.connections);
+  std::vector<int64_t> acked(static_cast<size_t>(own_keys), 0), attempted(static_cast<size_t>(own_keys), 0);
+  int64_t local_corrupt = 0, local_lost = 0;
+  const std::string run_id = std::to_string(shared->run_id);  // keys of earlier runs are not ours
+  while (o.stress && !shared->stop) {
+    if (o.requests > 0 && shared->issued.fetch_add(1) >= o.requests) break;
+    const int64_t k = static_cast<int64_t>(rng() % static_cast<uint64_t>(own_keys));
+    const std::string key = "stress:" + run_id + ":" + std::to_string(index) + ":" + std::to_string(k);
+    const bool write = rng() % 2 == 0;
+    std::string payload;
+    if (write) {
+      payload = value;
+      if (!payload.empty()) payload[rng() % payload.size()] = static_cast<char>('a' + rng() % 26);
+      ++attempted[static_cast<size_t>(k)];
+    }
+    const int64_t seq = attempted[static_cast<size_t>(k)];
+    const std::vector<std::vector<std::string>> one = {
+        write ? std::vector<std::string>{"SET", key, std::to_string(seq) + ":" + std::to_string(checksum(payload)) + ":" + payload}
+              : std::vector<std::string>{"GET", key}};
+    const auto started = Clock::now();
+    const auto deadline = started + std::chrono::seconds(10);
+    auto reply = (*socket)->send(one, deadline).ok() ? (*socket)->read_reply(deadline)
+                                                      : dkv::Result<dkv::resp::Value>(dkv::Status(dkv::Code::kUnavailable, "send failed"));
+    if (!reply.ok() || reply->is_error()) {
+      ++local_errors;
+      if (local_error.empty()) local_error = reply.ok() ? reply->str : reply.status().to_string();
+      if (!reply.ok()) break;  // the connection is gone: a write in flight stays "attempted"
+      continue;
+    }
+    if (write) {
+      acked[static_cast<size_t>(k)] = seq;
+    } else {
+      StressCheck c = verify(*reply, acked[static_cast<size_t>(k)], attempted[static_cast<size_t>(k)], key);
+      local_corrupt += c.corrupt;
+      local_lost += c.lost;
+      if (!c.first_problem.empty() && local_error.empty()) local_error = c.first_problem;
+    }
+    local.record(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count());
+    ++local_ops;
+    if (Clock::now() - last_flush > std::chrono::milliseconds(100)) {
+      {
+        std::lock_guard lock(shared->mu);
+        shared->corrupt += local_corrupt;
+        shared->lost += local_lost;
+      }
+      local_corrupt = local_lost = 0;
+      flush();
+      last_flush = Clock::now();
+    }
+  }
+  if (o.stress) {
+    {
+      std::lock_guard lock(shared->mu);
+      shared->corrupt += local_corrupt;
+      shared->lost += local_lost;
+    }
+    flush();
+    return;
+  }
   while (!shared->stop) {
     if (o.requests > 0 && shared->issued.fetch_add(o.pipeline) >= o.requests) break;
     batch.clear();
@@ -173,7 +283,10 @@ int main(int argc, char** argv) {
   app.add_flag("--zipf", o.zipf, "Zipfian key popularity (s = 0.99) instead of uniform");
   app.add_option("--warmup", o.warmup_s, "Seconds of load before measuring")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--json", o.json, "One JSON object with the results instead of text");
+  auto* stress = app.add_subcommand("stress", "Mixed load that verifies every read against what it wrote (checksums, "
+                                              "sequence numbers); corruption and lost writes are counted apart");
   CLI11_PARSE(app, argc, argv);
+  o.stress = stress->parsed();
 
   std::string where = o.target.empty() ? o.endpoints : o.target;
   if (!o.target.empty()) {
@@ -189,7 +302,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int read_percent = o.profile == "ReadHeavy" ? 90 : o.profile == "WriteHeavy" ? 10 : 50;
-  const std::string mode = o.op.empty() ? o.profile : o.op;
+  const std::string mode = o.stress ? "stress" : o.op.empty() ? o.profile : o.op;
   if (o.requests > 0) o.warmup_s = 0;  // a fixed count measures everything
   KeyChooser keys(o.keys, o.zipf);
   Shared shared;
@@ -244,6 +357,7 @@ int main(int argc, char** argv) {
     j.key("latency_us").begin_object();
     j.key("p50").number(h.percentile(0.5)).key("p90").number(h.percentile(0.9)).key("p99").number(h.percentile(0.99));
     j.key("p999").number(h.percentile(0.999)).key("max").number(h.max()).end_object();
+    if (o.stress) j.key("corrupt").number(shared.corrupt).key("lost").number(shared.lost);
     if (!shared.first_error.empty()) j.key("first_error").string(shared.first_error);
     std::printf("%s\n", j.end_object().text().c_str());
   } else {
@@ -252,7 +366,11 @@ int main(int argc, char** argv) {
                 seconds, static_cast<long long>(ops_per_sec), static_cast<long long>(shared.errors));
     std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", h.percentile(0.5) / 1000.0,
                 h.percentile(0.9) / 1000.0, h.percentile(0.99) / 1000.0, h.percentile(0.999) / 1000.0, h.max() / 1000.0);
+    if (o.stress) {
+      std::printf("verified reads: %lld corrupt values, %lld lost writes\n", static_cast<long long>(shared.corrupt),
+                  static_cast<long long>(shared.lost));
+    }
     if (!shared.first_error.empty()) std::printf("first error: %s\n", shared.first_error.c_str());
   }
-  return shared.ops > 0 && shared.errors == 0 ? 0 : 1;
+  return shared.ops > 0 && shared.errors == 0 && shared.corrupt == 0 && shared.lost == 0 ? 0 : 1;
 }

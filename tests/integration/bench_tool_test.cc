@@ -50,6 +50,32 @@ TEST(BenchToolTest, RunsTheSameLoadAgainstRedis) {
   EXPECT_NE(out.find("\"ops\":2000,\"errors\":0"), std::string::npos) << out;
 }
 
+// stress verifies every read: on a healthy server nothing is corrupt or lost; when the data
+// vanishes under it (FLUSHALL from elsewhere), it reports lost writes and exits 1.
+TEST(BenchToolTest, StressVerifiesReadsAndReportsLostWrites) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  const std::string endpoint = "127.0.0.1:" + std::to_string(server.port());
+  int code = -1;
+  std::string out = bench("--endpoints " + endpoint + " --requests 4000 --connections 4 --keys 200 --json stress", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"mode\":\"stress\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"errors\":0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"corrupt\":0,\"lost\":0"), std::string::npos) << out;
+
+  ChildProcess running({DKV_BENCH_PATH, "--endpoints", endpoint, "--duration", "3", "--warmup", "0", "--connections",
+                        "4", "--keys", "200", "stress"});
+  ASSERT_FALSE(running.wait_for_line("1s stress", 10'000).empty()) << running.output();
+  RespConnection c(server.port());
+  ASSERT_EQ(c.command({"FLUSHALL"}).str, "OK");  // every acknowledged write gone at once
+  running.wait_for_line("verified reads", 20'000);
+  const int status = running.wait_exit(10'000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << running.output();
+  EXPECT_EQ(running.output().find("0 lost writes"), std::string::npos) << running.output();
+  EXPECT_NE(running.output().find("lost writes"), std::string::npos) << running.output();
+  EXPECT_NE(running.output().find("absent after write"), std::string::npos) << running.output();
+}
+
 TEST(BenchToolTest, RefusesBadFlagsAndUnreachableTargets) {
   int code = -1;
   std::string out = bench("--target http://x:1 --requests 10", &code);
