@@ -38,24 +38,16 @@ if [ "$build" = 1 ]; then
 fi
 server="$root/$BUILD_DIR/src/server/dkv-server"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dkv-cluster-XXXXXX")
-declare -A pid
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-  for _ in $(seq 300); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
-  echo "cluster.sh: nothing answers on port $1" >&2; return 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_setup cluster
+declare -A pid  # by role, for the kills; every pid also goes into pids for the clean-up
 
 single_port=$(free_port)
 "$server" --data-dir "$tmp/single" --listen "127.0.0.1:$single_port" --raft-listen 127.0.0.1:0 \
   --admin-listen 127.0.0.1:0 >"$tmp/single.log" 2>&1 &
 pid[single]=$!
+pids+=($!)
 wait_ping "$single_port"
 
 declare -A cport rport
@@ -68,6 +60,7 @@ start_member() {
   "$server" --data-dir "$tmp/m$1" --node-id "$1" --bootstrap "$bootstrap" --listen "127.0.0.1:${cport[$1]}" \
     --raft-listen "127.0.0.1:${rport[$1]}" --admin-listen 127.0.0.1:0 >>"$tmp/m$1.log" 2>&1 &
   pid[m$1]=$!
+  pids+=($!)
 }
 for id in 1 2 3; do start_member "$id"; done
 for id in 1 2 3; do wait_ping "${cport[$id]}"; done

@@ -56,29 +56,9 @@ dkv_server="$root/$BUILD_DIR/src/server/dkv-server"
 [ -x "$dkv_server" ] || dkv_server=$(find "$root/$BUILD_DIR" -name dkv-server -type f -perm -u+x | head -1)
 [ -x "$dkv_server" ] || { echo "compare-redis: no dkv-server under $BUILD_DIR" >&2; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dkv-compare-XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits until the server on $1 answers PING (up to 30 s).
-wait_ping() {
-  for _ in $(seq 300); do
-    [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-    sleep 0.1
-  done
-  echo "compare-redis: nothing answers on port $1" >&2
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_setup compare-redis
 
 start_redis() {  # name port extra-args...
   local name=$1 port=$2

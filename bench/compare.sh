@@ -41,19 +41,9 @@ fi
 server="$root/$BUILD_DIR/src/server/dkv-server"
 benchtool="$root/$BUILD_DIR/tools/dkv-bench"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dkv-compare-XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-  for _ in $(seq 300); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
-  echo "compare.sh: nothing answers on port $1" >&2; return 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_setup compare
 
 redis_plain=$(free_port); redis_always=$(free_port)
 redis-server --port "$redis_plain" --save '' --appendonly no --dir "$tmp" --dbfilename plain.rdb >"$tmp/redis-plain.log" 2>&1 &
