@@ -79,6 +79,7 @@ std::optional<uint64_t> RaftLog::maybe_append(uint64_t prev_index, uint64_t prev
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(from - first_index()),
                      entries_.end());
       stabled_ = std::min(stabled_, from - 1);
+      in_progress_ = std::min(in_progress_, from - 1);  // the host's in-flight copy is stale
     }
     for (; i < entries.size(); ++i) entries_.push_back(std::move(entries[i]));
   }
@@ -116,14 +117,14 @@ std::optional<std::vector<Entry>> RaftLog::entries_from(uint64_t lo, uint64_t ma
 
 std::vector<Entry> RaftLog::unstable_entries() const {
   std::vector<Entry> out;
-  for (uint64_t i = std::max(stabled_ + 1, first_index()); i <= last_index(); ++i) {
+  for (uint64_t i = std::max(std::max(stabled_, in_progress_) + 1, first_index()); i <= last_index(); ++i) {
     out.push_back(entries_[i - first_index()]);
   }
   return out;
 }
 
 bool RaftLog::has_next_committed() const {
-  return std::min(committed_, stabled_) > applied_ && !pending_snapshot_;
+  return std::min(committed_, stabled_) > std::max(applied_, applying_) && !pending_snapshot_;
 }
 
 std::vector<Entry> RaftLog::next_committed(uint64_t max_bytes) const {
@@ -131,7 +132,7 @@ std::vector<Entry> RaftLog::next_committed(uint64_t max_bytes) const {
   if (pending_snapshot_) return out;  // the snapshot must be installed first
   uint64_t hi = std::min(committed_, stabled_);
   uint64_t bytes = 0;
-  for (uint64_t i = std::max(applied_ + 1, first_index()); i <= hi; ++i) {
+  for (uint64_t i = std::max(std::max(applied_, applying_) + 1, first_index()); i <= hi; ++i) {
     const Entry& e = entries_[i - first_index()];
     bytes += e.data.size();
     if (!out.empty() && bytes > max_bytes) break;
@@ -160,6 +161,11 @@ void RaftLog::applied_to(uint64_t index) {
   if (index > applied_) applied_ = index;
 }
 
+void RaftLog::handed_out(uint64_t persisting, uint64_t applying) {
+  in_progress_ = std::max(in_progress_, persisting);
+  applying_ = std::max(applying_, applying);
+}
+
 void RaftLog::stable_to(uint64_t index, uint64_t t) {
   if (match_term(index, t) && index > stabled_) stabled_ = index;
 }
@@ -170,6 +176,8 @@ void RaftLog::restore(Snapshot snapshot) {
   stabled_ = snapshot_.meta.index;
   committed_ = snapshot_.meta.index;
   applied_ = snapshot_.meta.index;  // the host installs the snapshot before applying more
+  in_progress_ = snapshot_.meta.index;
+  applying_ = snapshot_.meta.index;
   pending_snapshot_ = std::move(snapshot);
 }
 

@@ -2,8 +2,13 @@
 // holds every entry after it, and tracks three marks: `stabled` (the host has persisted up to
 // here), `committed` and `applied`. Entries above `stabled` are handed to the host in Ready to be
 // persisted; the host keeps the durable copy (the WAL) and gives it back on restart.
+//
+// Two more marks say what was handed out in Readys not yet advanced (a host may have several
+// in flight, see Raft::ready): `in_progress` (entries being persisted) and `applying`
+// (committed entries being applied). Each Ready hands out only what lies above them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -51,13 +56,17 @@ class RaftLog {
   // Entries [lo, last], at most max_bytes of data (but at least one); nullopt if lo is compacted.
   std::optional<std::vector<Entry>> entries_from(uint64_t lo, uint64_t max_bytes) const;
 
-  // Entries the host has not yet persisted.
+  // Entries the host has not yet persisted nor been handed: above max(stabled, in_progress).
   std::vector<Entry> unstable_entries() const;
-  bool has_unstable() const { return last_index() > stabled_; }
-  // Committed, persisted and not yet applied: (applied, min(committed, stabled)], at most
-  // max_bytes of data (but at least one).
+  bool has_unstable() const { return last_index() > std::max(stabled_, in_progress_); }
+  // Committed, persisted and not yet applied nor handed out:
+  // (max(applied, applying), min(committed, stabled)], at most max_bytes of data (but at least
+  // one).
   std::vector<Entry> next_committed(uint64_t max_bytes) const;
   bool has_next_committed() const;
+  // A Ready handed the host entries up to `persisting` and committed entries up to `applying`
+  // (each 0 for none).
+  void handed_out(uint64_t persisting, uint64_t applying);
 
   void commit_to(uint64_t index);  // never moves backwards
   // Leader: commits `index` if its entry has `term` and index > committed.
@@ -84,6 +93,8 @@ class RaftLog {
   uint64_t stabled_ = 0;
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
+  uint64_t in_progress_ = 0;  // entries up to here were handed to the host (may exceed stabled_)
+  uint64_t applying_ = 0;     // committed entries up to here were handed out (may exceed applied_)
   std::optional<Snapshot> pending_snapshot_;
 };
 

@@ -990,6 +990,8 @@ Ready Raft::ready() {
   msgs_.clear();
   rd.read_states = std::move(read_states_);
   read_states_.clear();
+  log_.handed_out(rd.entries.empty() ? 0 : rd.entries.back().index,
+                  rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index);
   return rd;
 }
 

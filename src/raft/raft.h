@@ -117,8 +117,15 @@ class Raft {
   void replace_snapshot_data(uint64_t index, SnapshotDataPtr data);
 
   bool has_ready() const;
-  // One Ready at a time: call advance() with it before asking for the next.
+  // The next Ready. Normally one at a time: advance() it before asking for the next. While
+  // can_pipeline() holds, the host may take further Readys before advancing earlier ones (so its
+  // disk never waits for it between syncs), provided it persists them in the order taken, sends
+  // each one's messages only after that Ready is persisted, and advances them in order. Each
+  // Ready hands out only entries and committed entries that earlier ones did not.
   Ready ready();
+  // A leader with no snapshot pending: its log only grows at the end, so Readys in flight never
+  // overlap or get overwritten (etcd's raft calls this asynchronous storage writes).
+  bool can_pipeline() const { return role_ == Role::kLeader && !log_.pending_snapshot(); }
   // The host has done everything `ready` asked (persisted, sent, applied).
   void advance(const Ready& ready);
 

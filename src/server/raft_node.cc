@@ -148,37 +148,55 @@ void RaftNode::schedule_pump() {
 }
 
 void RaftNode::pump() {
-  if (persisting_ || stopped_ || !raft_.has_ready()) return;
+  if (stopped_ || !raft_.has_ready()) return;
+  // A leader takes the next Ready while earlier ones sync (Raft::can_pipeline), so the WAL's
+  // thread finds the next batch waiting when a sync ends instead of waiting for this loop.
+  if (!in_flight_.empty() && (!raft_.can_pipeline() || hold_pipeline_)) return;
   auto rd = std::make_shared<const raft::Ready>(raft_.ready());
   // Committed entries are already durable (Raft hands out only persisted ones), so they are
   // applied at once, while this Ready's new entries are being synced. A received snapshot is
   // the exception: it is installed only once it is on disk.
-  bool apply_now = !rd->snapshot;
-  if (apply_now) apply(*rd);
-  if (!rd->must_sync()) {
-    // Nothing that must survive a crash: a hard state that only moved the commit index is not
-    // written at all (see Ready::must_sync).
-    finish(*rd, !apply_now);
-    return;
+  const bool apply_now = !rd->snapshot;
+  // A Ready with nothing that must survive a crash (a hard state that only moved the commit
+  // index, see Ready::must_sync) is not written at all: it is done once those before it are.
+  const bool sync = rd->must_sync();
+  in_flight_.push_back(InFlight{rd, apply_now, !sync});
+  if (sync) {
+    storage_.persist(rd, [this, alive = alive_](Status s) {
+      if (!*alive || stopped_) return;
+      if (!s.ok()) {
+        failure_ = s;
+        stop();
+        return;
+      }
+      // Persists complete in the order they were asked for.
+      for (InFlight& f : in_flight_) {
+        if (!f.persisted) {
+          f.persisted = true;
+          break;
+        }
+      }
+      finish_persisted();
+    });
   }
-  persisting_ = true;
-  storage_.persist(rd, [this, rd, apply_now, alive = alive_](Status s) {
-    if (!*alive) return;
-    persisting_ = false;
-    if (!s.ok()) {
-      failure_ = s;
-      stop();
-      return;
-    }
-    finish(*rd, !apply_now);
-  });
+  // Applied after the persist is handed over, so the disk syncs the new entries while the
+  // committed ones are applied and answered (persist never completes before it returns).
+  if (apply_now) apply(*rd);
+  if (!sync) finish_persisted();
 }
 
-void RaftNode::finish(const raft::Ready& rd, bool apply_too) {
-  for (const raft::Message& m : rd.messages) transport_.send(m);
-  if (apply_too) apply(rd);
-  raft_.advance(rd);
-  if (applier_.advanced) applier_.advanced();
+// Sends, applies (what was not applied when taken) and advances the persisted Readys at the
+// front of in_flight_, in order.
+void RaftNode::finish_persisted() {
+  while (!in_flight_.empty() && in_flight_.front().persisted && !stopped_) {
+    InFlight f = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    for (const raft::Message& m : f.rd->messages) transport_.send(m);
+    if (!f.applied) apply(*f.rd);
+    raft_.advance(*f.rd);
+    if (hold_pipeline_ && applied_ == raft_.applied_index()) hold_pipeline_ = false;
+    if (applier_.advanced) applier_.advanced();
+  }
   schedule_pump();
 }
 

@@ -3,10 +3,13 @@
 // It ticks the Raft core on a timer, feeds it messages from the transport, and turns each Ready
 // into work in the order the contract requires: persist through RaftStorage (asynchronously:
 // the WAL's sync thread), then send, then advance. Committed entries, being durable already,
-// are applied as soon as the Ready is taken, while its new entries sync. Only one Ready is in flight at a
-// time, so everything proposed while a sync runs goes into the next one: group commit without
-// any added delay. Proposals complete when their entry is applied (or is known lost);
-// linearizable reads complete when the applied index reaches their read index.
+// are applied as soon as the Ready is taken, while its new entries sync. A follower has one
+// Ready in flight at a time; a leader takes the next one while earlier ones sync (they are
+// persisted, sent and advanced in order; see Raft::can_pipeline), so everything proposed in one
+// turn of the loop forms one Ready and the WAL's thread syncs all the Readys waiting when its
+// previous sync ends at once: group commit without any added delay. Proposals complete when
+// their entry is applied (or is known lost); linearizable reads complete when the applied index
+// reaches their read index.
 //
 // All methods must be called on the event loop's thread.
 #pragma once
@@ -30,7 +33,8 @@ namespace dkv::server {
 class RaftStorage {
  public:
   virtual ~RaftStorage() = default;
-  // Makes ready's snapshot, entries and hard state durable, then calls `done` on the event loop.
+  // Makes ready's snapshot, entries and hard state durable, then calls `done` on the event loop,
+  // never before persist() has returned.
   // A failure is final: the node stops (it cannot acknowledge anything after a failed sync).
   virtual void persist(std::shared_ptr<const raft::Ready> ready, std::function<void(Status)> done) = 0;
 };
@@ -95,6 +99,10 @@ class RaftNode {
   const raft::Raft& raft() const { return raft_; }
   raft::Raft& raft() { return raft_; }
   uint64_t applied_index() const { return applied_; }
+  // Takes no further Ready while others are in flight until Raft's applied index has caught up
+  // with applied_index() (they differ while a leader pipelines), for a host that needs the two
+  // equal, e.g. to snapshot its state machine at Raft's applied index.
+  void hold_pipeline() { hold_pipeline_ = true; }
   bool stopped() const { return stopped_; }
   const Status& failure() const { return failure_; }
 
@@ -102,7 +110,7 @@ class RaftNode {
   void schedule_pump();
   void pump();
   void apply(const raft::Ready& rd);
-  void finish(const raft::Ready& rd, bool apply_too);
+  void finish_persisted();
   void apply_entries(const raft::Ready& rd);
   void serve_reads();
   void fail_all(const Status& status);
@@ -118,7 +126,14 @@ class RaftNode {
 
   uint64_t applied_ = 0;  // the last entry handed to the applier (ahead of Raft's until advance)
   bool pump_scheduled_ = false;
-  bool persisting_ = false;
+  // Readys taken and not yet advanced, oldest first (more than one only while pipelining).
+  struct InFlight {
+    std::shared_ptr<const raft::Ready> rd;
+    bool applied = false;    // its committed entries were applied when it was taken
+    bool persisted = false;  // durable (or nothing to write): ready to send and advance
+  };
+  std::deque<InFlight> in_flight_;
+  bool hold_pipeline_ = false;
   bool stopped_ = false;
   Status failure_;
 

@@ -628,7 +628,11 @@ void Replica::on_advanced() {
   const uint64_t applied = node_->raft().applied_index();
   if (snapshotting_) return;
   if (!snapshot_waiters_.empty() || applied >= snapshot_index_ + options_.snapshot_entries) {
-    if (applied > snapshot_index_) take_snapshot(nullptr);
+    if (applied <= snapshot_index_) return;
+    // Our state machine must be at Raft's applied index to be snapshotted there; a pipelining
+    // leader may have applied further (a later Ready's committed entries) until it pauses.
+    if (node_->applied_index() != applied) return node_->hold_pipeline();
+    take_snapshot(nullptr);
   }
 }
 

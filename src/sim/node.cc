@@ -78,6 +78,7 @@ void Node::crash() {
   state_ = State::kDown;
   raft_.reset();
   waiting_reads_.clear();
+  in_flight_.clear();
   torn_armed_ = false;
   ctx_.checker->on_node_lost(id_);
 }
@@ -88,6 +89,7 @@ void Node::stop() {
   state_ = State::kStopped;
   raft_.reset();
   waiting_reads_.clear();
+  in_flight_.clear();
   ctx_.trace->add(event(EventKind::kStop));
 }
 
@@ -103,8 +105,16 @@ void Node::deliver(raft::Message m) {
 
 bool Node::process_ready() {
   // Bounded: a Raft that always has another Ready is a bug the checker should name.
+  // Readys in flight from an earlier call are finished now or left for a later one, at random.
+  if (!in_flight_.empty() && ctx_.rng->chance(500000) && !finish_in_flight()) return false;
   for (int i = 0; i < 10000; ++i) {
     if (!up()) return false;
+    if (!raft_->has_ready()) return true;
+    if (ctx_.pipeline && raft_->can_pipeline() && (!in_flight_.empty() || ctx_.rng->chance(500000))) {
+      take_pipelined();
+      continue;
+    }
+    if (!in_flight_.empty() && !finish_in_flight()) return false;
     if (!raft_->has_ready()) return true;
     if (!handle_ready()) return false;
   }
@@ -181,6 +191,52 @@ bool Node::handle_ready() {
 
   // 4. Advance.
   raft_->advance(rd);
+  maybe_compact();
+  return true;
+}
+
+void Node::take_pipelined() {
+  if (!in_flight_.empty()) ++pipelined_;
+  raft::Ready rd = raft_->ready();
+  if (rd.soft_state) record_role(*rd.soft_state);
+  if (raft_->role() == raft::Role::kLeader) ctx_.checker->on_leader(id_, *raft_);
+  if (rd.snapshot) {
+    ctx_.checker->report("host contract", "node " + std::to_string(id_) +
+                                              " was handed a snapshot while it may pipeline");
+  }
+  disk_.write_entries(rd.entries);
+  if (rd.hard_state) disk_.write_hard_state(*rd.hard_state);
+  // Committed entries are durable already: applied now, while this Ready's writes wait.
+  for (const raft::Entry& e : rd.committed_entries) apply(e);
+  for (raft::ReadState& rs : rd.read_states) waiting_reads_.push_back(std::move(rs));
+  rd.read_states.clear();
+  serve_reads();
+  in_flight_.push_back(std::move(rd));
+}
+
+bool Node::finish_in_flight() {
+  bool sync = false;
+  for (const raft::Ready& rd : in_flight_) sync = sync || rd.must_sync();
+  if (torn_armed_ && sync) {
+    size_t kept = disk_.crash(*ctx_.rng);
+    Event e = event(EventKind::kCrash);
+    e.count = 1;
+    e.index = kept;
+    ctx_.trace->add(std::move(e));
+    crash();
+    return false;
+  }
+  if (sync) disk_.sync();
+  if (!disk_.error().empty()) {
+    ctx_.checker->report("host contract", "node " + std::to_string(id_) + ": " + disk_.error());
+  }
+  while (!in_flight_.empty()) {
+    raft::Ready rd = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    for (raft::Message& m : rd.messages) ctx_.network->send(*ctx_.now, std::move(m));
+    rd.messages.clear();
+    raft_->advance(rd);
+  }
   maybe_compact();
   return true;
 }

@@ -7,11 +7,17 @@
 //   4. advance().
 // Every K applied entries it snapshots its state machine and compacts Raft's log.
 //
+// With NodeContext::pipeline, a leader also takes Readys while earlier ones are in flight
+// (Raft::can_pipeline): it writes each one's entries and hard state unsynced and applies its
+// committed entries at once; later (at random, and always before a Ready it cannot pipeline)
+// it syncs them together, then sends their messages and advances them in order.
+//
 // A crash loses everything but the disk; a restart rebuilds Raft from the disk and the state
 // machine from the disk's snapshot, then re-applies the committed entries Raft hands back.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,6 +46,8 @@ struct NodeContext {
   bool unreliable_snapshot_reads = false;
   // Called when the node applies a membership change (the simulator stops removed nodes).
   std::function<void(raft::NodeId applier, const raft::ConfChange& change)> on_conf_change;
+  // Leaders keep several Readys in flight (see above).
+  bool pipeline = false;
 };
 
 // A linearizable read this node answered.
@@ -89,9 +97,12 @@ class Node {
   // Statistics.
   uint64_t snapshots_installed() const { return snapshots_installed_; }
   uint64_t compactions() const { return compactions_; }
+  uint64_t pipelined() const { return pipelined_; }  // Readys taken while another was in flight
 
  private:
   bool handle_ready();
+  void take_pipelined();
+  bool finish_in_flight();  // false if the node crashed while syncing
   void apply(const raft::Entry& e);
   void serve_reads();
   void maybe_compact();
@@ -110,10 +121,12 @@ class Node {
   std::unique_ptr<raft::Raft> raft_;
   StateMachine sm_;
   std::vector<raft::ReadState> waiting_reads_;
+  std::deque<raft::Ready> in_flight_;  // written unsynced and applied; not yet sent or advanced
   std::vector<ServedRead> served_reads_;
   bool torn_armed_ = false;
   uint64_t snapshots_installed_ = 0;
   uint64_t compactions_ = 0;
+  uint64_t pipelined_ = 0;
 };
 
 }  // namespace dkv::sim

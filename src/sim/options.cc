@@ -19,6 +19,7 @@ void Stats::add(const Stats& o) {
   conf_changes += o.conf_changes;
   transfers += o.transfers;
   snapshots_installed += o.snapshots_installed;
+  pipelined += o.pipelined;
   compactions += o.compactions;
 }
 

@@ -52,6 +52,7 @@ struct Stats {
   uint64_t transfers = 0;
   uint64_t snapshots_installed = 0;
   uint64_t compactions = 0;
+  uint64_t pipelined = 0;  // Readys a leader took while earlier ones were in flight
 
   void add(const Stats& o);
   uint64_t faults() const { return crashes + partitions + dropped + duplicated; }

@@ -71,6 +71,7 @@ std::string format_stats(const Stats& s) {
   line("membership changes", s.conf_changes);
   line("leadership transfers", s.transfers);
   line("snapshots installed", s.snapshots_installed);
+  line("pipelined Readys", s.pipelined);
   line("compactions", s.compactions);
   return out;
 }

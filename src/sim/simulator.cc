@@ -111,6 +111,8 @@ Node& Simulator::add_node(NodeId id) {
   ctx.network = &network_;
   ctx.now = &now_;
   ctx.unreliable_snapshot_reads = !options_.manual && options_.seed % 2 == 1;
+  // Half the random runs let leaders pipeline Readys (seeds 2, 3, 6, 7, ...).
+  ctx.pipeline = !options_.manual && (options_.seed >> 1) % 2 == 1;
   ctx.on_conf_change = [this](NodeId, const raft::ConfChange& change) {
     if (change.type == raft::ConfChangeType::kRemoveNode) to_stop_.push_back(change.node);
   };
@@ -803,6 +805,7 @@ Stats Simulator::stats() const {
   s.duplicated = network_.duplicated();
   for (const auto& [id, n] : nodes_) {
     s.snapshots_installed += n->snapshots_installed();
+    s.pipelined += n->pipelined();
     s.compactions += n->compactions();
   }
   return s;

@@ -61,6 +61,7 @@ TEST_P(SimRandomTest, NoInvariantIsViolated) {
     EXPECT_GT(summary.stats.transfers, 0u);
     EXPECT_GT(summary.stats.snapshots_installed, 0u);
     EXPECT_GT(summary.stats.reads_served, 0u);
+    EXPECT_GT(summary.stats.pipelined, 0u);
   }
   std::printf("%s", format_stats(summary.stats).c_str());
 }
