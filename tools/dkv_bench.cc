@@ -1,8 +1,15 @@
 // dkv-bench: load against DKV (or any RESP server with --target redis://...) from many
 // connections, with live progress each second and a final report of throughput and latency
 // percentiles (or one JSON object with --json). Profiles mix GET and SET (ReadHeavy 90/10,
-// WriteHeavy 10/90, Mixed 50/50); --op runs one command kind. Only Redis-compatible commands
-// are sent, so the same run measures DKV and redis-server alike.
+// WriteHeavy 10/90, Mixed 50/50); --op runs one command kind. Profiles and the get, put and
+// counter ops send only Redis-compatible commands, so the same run measures DKV and
+// redis-server alike; the txn, query, lease and watch ops measure DKV's own commands:
+//   txn    TXN.COMMIT writing two keys in one revision
+//   query  QUERY by label (an equality match, 10 keys per page) over keys it labels first
+//   lease  LEASE.KEEPALIVE of a lease per connection
+//   watch  one connection writes, every other one watches the prefix it writes under; the
+//          figures are events delivered per second and the latency from a write's sending to
+//          its event's arrival (the fan-out of each write is the number of watchers)
 //
 // `dkv-bench stress`: each connection owns its keys (stress:<run>:<connection>:<n>) and writes each with a sequence number and
 // a checksum; every read is verified: a bad checksum is corruption, a value older than the last
@@ -36,7 +43,7 @@ struct Options {
   std::string endpoints = "127.0.0.1:7070";
   std::string target;  // redis://host:port: the same load against any RESP server
   std::string profile = "Mixed";
-  std::string op;  // get | put | counter: one command kind instead of a profile
+  std::string op;  // one command kind instead of a profile (see the top of this file)
   double duration_s = 10;
   int64_t requests = 0;  // stop after this many instead (0: by duration)
   int connections = 50;
@@ -73,14 +80,19 @@ class KeyChooser {
 
 struct Shared {
   std::atomic<bool> stop{false};
+  std::atomic<bool> stop_writer{false};  // watch only: the writer stops first
   std::atomic<bool> measuring{false};
   std::atomic<int64_t> issued{0};  // for --requests
   std::atomic<int> running{0};     // connections still going
+  std::atomic<int> watching{0};    // watch only: watchers subscribed
+  std::atomic<bool> writer_done{false};  // watch only: the writer has stopped
+  std::atomic<int64_t> writes_sent{0}, events_seen{0};  // watch only, warm-up included
   std::mutex mu;
   LatencyHistogram window;  // since the last progress line
   LatencyHistogram total;   // while measuring
   int64_t ops = 0, errors = 0;
   int64_t corrupt = 0, lost = 0;  // stress only
+  int64_t writes = 0;             // watch only: writes made (ops counts events delivered)
   const uint64_t run_id = std::random_device{}();
   std::string first_error;
 };
@@ -125,8 +137,102 @@ StressCheck verify(const dkv::resp::Value& reply, int64_t acked, int64_t attempt
   return c;
 }
 
-void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int index, const KeyChooser& keys,
-                    int read_percent, Shared* shared) {
+// Labelled keys for --op query: bench:q:<i> of entity "bench", label group = i % kQueryGroups.
+constexpr int64_t kQueryGroups = 100;
+
+int64_t query_keys(const Options& o) { return std::min<int64_t>(o.keys, 100'000); }
+
+// Writes the keys --op query searches, 500 to a round trip.
+dkv::Status load_query_keys(const Options& o, const dkv::client::Endpoint& endpoint) {
+  auto socket = dkv::client::RespSocket::open(endpoint, 2000);
+  if (!socket.ok()) return socket.status();
+  const std::string value(static_cast<size_t>(o.value_size), 'x');
+  const int64_t n = query_keys(o);
+  for (int64_t first = 0; first < n; first += 500) {
+    std::vector<std::vector<std::string>> batch;
+    for (int64_t i = first; i < std::min(n, first + 500); ++i) {
+      batch.push_back({"KV.PUT", "bench:q:" + std::to_string(i), value, "ENTITY", "bench", "LABELS", "1", "group",
+                       std::to_string(i % kQueryGroups)});
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    if (dkv::Status s = (*socket)->send(batch, deadline); !s.ok()) return s;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto reply = (*socket)->read_reply(deadline);
+      if (!reply.ok()) return reply.status();
+      if (reply->is_error()) return dkv::Status(dkv::Code::kInvalidArgument, "loading query keys: " + reply->str);
+    }
+  }
+  return dkv::Status();
+}
+
+// Microseconds on the steady clock: watch events carry their write's sending time.
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// --op watch, every connection but the first: watches bench:watch: and records, per event, the
+// time since its write was sent (the value starts with that time).
+void run_watcher(const dkv::client::Endpoint& endpoint, Shared* shared) {
+  struct Leave {
+    Shared* shared;
+    ~Leave() { --shared->running; }
+  } leave{shared};
+  auto fail = [&](const std::string& what) {
+    std::lock_guard lock(shared->mu);
+    if (shared->first_error.empty()) shared->first_error = what;
+    ++shared->errors;
+  };
+  auto socket = dkv::client::RespSocket::open(endpoint, 2000);
+  if (!socket.ok()) return fail(socket.status().to_string());
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  if (dkv::Status s = (*socket)->send({{"KV.WATCH", "PREFIX", "bench:watch:"}}, deadline); !s.ok()) return fail(s.to_string());
+  auto reply = (*socket)->read_reply(deadline);
+  if (!reply.ok()) return fail(reply.status().to_string());
+  if (reply->is_error()) return fail(reply->str);
+  ++shared->watching;
+  LatencyHistogram local;
+  int64_t local_ops = 0;
+  auto last_flush = Clock::now();
+  auto flush = [&] {
+    std::lock_guard lock(shared->mu);
+    shared->window.merge(local);
+    if (shared->measuring) {
+      shared->total.merge(local);
+      shared->ops += local_ops;
+    }
+    local.clear();
+    local_ops = 0;
+  };
+  while (!shared->stop) {
+    dkv::resp::Value frame;
+    auto outcome = (*socket)->read_frame(Clock::now() + std::chrono::milliseconds(100), &frame);
+    if (outcome == dkv::client::RespSocket::ReadOutcome::kBroken) {
+      flush();
+      return fail("watch connection: " + (*socket)->error().to_string());
+    }
+    if (outcome == dkv::client::RespSocket::ReadOutcome::kValue && frame.type == dkv::resp::Type::kPush &&
+        frame.elements.size() >= 6 && frame.elements[0].str == "watch") {
+      const int64_t sent = std::strtoll(frame.elements[5].str.c_str(), nullptr, 10);
+      local.record(std::max<int64_t>(0, now_us() - sent));
+      ++local_ops;
+      ++shared->events_seen;
+    }
+    if (Clock::now() - last_flush > std::chrono::milliseconds(100)) {
+      flush();
+      last_flush = Clock::now();
+    }
+  }
+  flush();
+}
+
+void run_connection(const Options& o, const std::vector<dkv::client::Endpoint>* all_endpoints, int index,
+                    const KeyChooser& keys, int read_percent, Shared* shared) {
+  const dkv::client::Endpoint& endpoint = (*all_endpoints)[static_cast<size_t>(index) % all_endpoints->size()];
+  if (o.op == "watch" && index > 0) return run_watcher(endpoint, shared);
+  struct WriterDone {
+    Shared* shared;
+    ~WriterDone() { shared->writer_done = true; }
+  } writer_done{shared};
   struct Leave {
     Shared* shared;
     ~Leave() { --shared->running; }
@@ -137,6 +243,25 @@ void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int
     if (shared->first_error.empty()) shared->first_error = socket.status().to_string();
     ++shared->errors;
     return;
+  }
+  std::string lease;  // --op lease: this connection's lease
+  if (o.op == "lease") {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    auto reply = (*socket)->send({{"LEASE.GRANT", "60000"}}, deadline).ok()
+                     ? (*socket)->read_reply(deadline)
+                     : dkv::Result<dkv::resp::Value>(dkv::Status(dkv::Code::kUnavailable, "send failed"));
+    if (!reply.ok() || reply->type != dkv::resp::Type::kInteger) {
+      std::lock_guard lock(shared->mu);
+      if (shared->first_error.empty()) shared->first_error = reply.ok() ? reply->str : reply.status().to_string();
+      ++shared->errors;
+      return;
+    }
+    lease = std::to_string(reply->integer);
+  }
+  if (o.op == "watch") {  // the writer starts once every watcher is subscribed
+    while (shared->watching < o.connections - 1 && shared->running > 1 && !shared->stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   std::mt19937_64 rng(static_cast<uint64_t>(index) * 7919 + 1);
   const std::string value(static_cast<size_t>(o.value_size), 'x');
@@ -184,7 +309,16 @@ void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int
     if (!reply.ok() || reply->is_error()) {
       ++local_errors;
       if (local_error.empty()) local_error = reply.ok() ? reply->str : reply.status().to_string();
-      if (!reply.ok()) break;  // the connection is gone: a write in flight stays "attempted"
+      if (reply.ok()) continue;
+      // The connection is gone (a write in flight stays "attempted": it may or may not have
+      // been applied). Reconnect, to any of the endpoints, for up to 10 s.
+      const auto give_up = Clock::now() + std::chrono::seconds(10);
+      socket = dkv::Status(dkv::Code::kUnavailable, "reconnecting");
+      for (size_t attempt = 0; !socket.ok() && !shared->stop && Clock::now() < give_up; ++attempt) {
+        socket = dkv::client::RespSocket::open((*all_endpoints)[(static_cast<size_t>(index) + attempt) % all_endpoints->size()], 1000);
+        if (!socket.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (!socket.ok()) break;
       continue;
     }
     if (write) {
@@ -217,13 +351,23 @@ void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int
     flush();
     return;
   }
-  while (!shared->stop) {
+  while (!shared->stop && !shared->stop_writer) {
     if (o.requests > 0 && shared->issued.fetch_add(o.pipeline) >= o.requests) break;
     batch.clear();
     for (int i = 0; i < o.pipeline; ++i) {
       const std::string key = "bench:" + std::to_string(keys.next(rng));
       const bool read = o.op.empty() ? static_cast<int>(rng() % 100) < read_percent : o.op == "get";
-      if (o.op == "counter") {
+      if (o.op == "txn") {
+        batch.push_back({"TXN.COMMIT", "WRITES", "2", "PUT", key, value, "PUT", "bench:" + std::to_string(keys.next(rng)), value});
+      } else if (o.op == "query") {
+        batch.push_back({"QUERY", "bench", "WHERE", "group", "EQ", std::to_string(rng() % kQueryGroups), "LIMIT", "10", "KEYSONLY"});
+      } else if (o.op == "lease") {
+        batch.push_back({"LEASE.KEEPALIVE", lease});
+      } else if (o.op == "watch") {
+        std::string stamped = std::to_string(now_us()) + ":";
+        stamped.resize(std::max(stamped.size(), value.size()), 'x');
+        batch.push_back({"SET", "bench:watch:" + key.substr(6), stamped});
+      } else if (o.op == "counter") {
         batch.push_back({"INCR", "bench:counter:" + key.substr(6)});  // apart from the SET values
       } else if (read) {
         batch.push_back({"GET", key});
@@ -251,6 +395,12 @@ void run_connection(const Options& o, const dkv::client::Endpoint& endpoint, int
       flush();
       return;
     }
+    if (o.op == "watch") {  // the watchers measure; the writer only counts
+      shared->writes_sent += o.pipeline;
+      std::lock_guard lock(shared->mu);
+      if (shared->measuring) shared->writes += o.pipeline;
+      continue;
+    }
     const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
     for (int i = 0; i < o.pipeline; ++i) local.record(micros);
     local_ops += o.pipeline;
@@ -272,8 +422,11 @@ int main(int argc, char** argv) {
   app.add_option("--profile", o.profile, "ReadHeavy (90% GET), WriteHeavy (90% SET) or Mixed (50/50)")
       ->check(CLI::IsMember({"ReadHeavy", "WriteHeavy", "Mixed"}))
       ->capture_default_str();
-  app.add_option("--op", o.op, "One command kind instead of a profile: get, put (SET) or counter (INCR)")
-      ->check(CLI::IsMember({"get", "put", "counter"}));
+  app.add_option("--op", o.op,
+                 "One command kind instead of a profile: get, put (SET), counter (INCR); DKV only: txn (TXN.COMMIT "
+                 "of two keys), query (QUERY by label), lease (LEASE.KEEPALIVE), watch (1 writer, the other "
+                 "connections watch; reports events/s and write-to-event latency)")
+      ->check(CLI::IsMember({"get", "put", "counter", "txn", "query", "lease", "watch"}));
   app.add_option("--duration", o.duration_s, "Seconds to measure (after the warm-up)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--requests", o.requests, "Stop after this many requests instead of --duration")->check(CLI::NonNegativeNumber);
   app.add_option("--connections", o.connections, "Concurrent connections, one thread each")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -301,6 +454,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dkv-bench: %s\n", endpoints.status().message().c_str());
     return 2;
   }
+  const bool dkv_only = o.op == "txn" || o.op == "query" || o.op == "lease" || o.op == "watch";
+  if (dkv_only && !o.target.empty()) {
+    std::fprintf(stderr, "dkv-bench: --op %s uses DKV's own commands; --target runs only the profiles and get, put, counter\n",
+                 o.op.c_str());
+    return 2;
+  }
+  if (o.op == "watch" && o.connections < 2) {
+    std::fprintf(stderr, "dkv-bench: --op watch needs --connections 2 or more (one writer, the rest watch)\n");
+    return 2;
+  }
+  if (!o.op.empty() && o.stress) {
+    std::fprintf(stderr, "dkv-bench: stress takes no --op\n");
+    return 2;
+  }
+  if (o.op == "query") {
+    if (dkv::Status s = load_query_keys(o, endpoints->front()); !s.ok()) {
+      std::fprintf(stderr, "dkv-bench: %s\n", s.to_string().c_str());
+      return 1;
+    }
+  }
   const int read_percent = o.profile == "ReadHeavy" ? 90 : o.profile == "WriteHeavy" ? 10 : 50;
   const std::string mode = o.stress ? "stress" : o.op.empty() ? o.profile : o.op;
   if (o.requests > 0) o.warmup_s = 0;  // a fixed count measures everything
@@ -311,15 +484,19 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   shared.running = o.connections;
   for (int c = 0; c < o.connections; ++c) {
-    threads.emplace_back(run_connection, std::cref(o), (*endpoints)[static_cast<size_t>(c) % endpoints->size()], c,
-                         std::cref(keys), read_percent, &shared);
+    threads.emplace_back(run_connection, std::cref(o), &*endpoints, c, std::cref(keys), read_percent, &shared);
   }
   const auto start = Clock::now();
   auto measure_start = start + std::chrono::milliseconds(static_cast<int64_t>(o.warmup_s * 1000));
   const auto end = measure_start + std::chrono::milliseconds(static_cast<int64_t>(o.duration_s * 1000));
   int64_t last_count = 0;
   for (int second = 1;; ++second) {
-    std::this_thread::sleep_until(start + std::chrono::seconds(second));
+    // Wakes early when every connection (or the watch writer) is done, so that a --requests
+    // run's time is not rounded up to whole seconds.
+    while (Clock::now() < start + std::chrono::seconds(second) && shared.running > 0 &&
+           !(o.op == "watch" && shared.writer_done)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     const auto now = Clock::now();
     if (!shared.measuring && now >= measure_start) {
       std::lock_guard lock(shared.mu);
@@ -339,6 +516,16 @@ int main(int argc, char** argv) {
                    shared.measuring ? "" : " (warm-up)");
     }
     const bool time_up = o.requests == 0 && now >= end;
+    if (o.op == "watch" && (time_up || shared.writer_done)) {
+      // Stop writing, then give the last writes' events up to 5 s to reach every watcher.
+      shared.stop_writer = true;
+      const auto give_up = Clock::now() + std::chrono::seconds(5);
+      while (!shared.writer_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      while (shared.events_seen < shared.writes_sent * shared.watching && Clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      break;
+    }
     if (time_up || shared.running == 0) break;  // every connection ended: requests done, or broken
   }
   shared.stop = true;
@@ -358,6 +545,7 @@ int main(int argc, char** argv) {
     j.key("p50").number(h.percentile(0.5)).key("p90").number(h.percentile(0.9)).key("p99").number(h.percentile(0.99));
     j.key("p999").number(h.percentile(0.999)).key("max").number(h.max()).end_object();
     if (o.stress) j.key("corrupt").number(shared.corrupt).key("lost").number(shared.lost);
+    if (o.op == "watch") j.key("writes").number(shared.writes).key("watchers").number(o.connections - 1);
     if (!shared.first_error.empty()) j.key("first_error").string(shared.first_error);
     std::printf("%s\n", j.end_object().text().c_str());
   } else {
@@ -366,6 +554,10 @@ int main(int argc, char** argv) {
                 seconds, static_cast<long long>(ops_per_sec), static_cast<long long>(shared.errors));
     std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", h.percentile(0.5) / 1000.0,
                 h.percentile(0.9) / 1000.0, h.percentile(0.99) / 1000.0, h.percentile(0.999) / 1000.0, h.max() / 1000.0);
+    if (o.op == "watch") {
+      std::printf("%lld writes, each delivered to %d watchers; latency is from a write's sending to its event\n",
+                  static_cast<long long>(shared.writes), o.connections - 1);
+    }
     if (o.stress) {
       std::printf("verified reads: %lld corrupt values, %lld lost writes\n", static_cast<long long>(shared.corrupt),
                   static_cast<long long>(shared.lost));

@@ -76,11 +76,52 @@ TEST(BenchToolTest, StressVerifiesReadsAndReportsLostWrites) {
   EXPECT_NE(running.output().find("absent after write"), std::string::npos) << running.output();
 }
 
+// The DKV-only modes: each runs its command kind with no errors and leaves its trace in the store.
+TEST(BenchToolTest, RunsTxnQueryLeaseAndWatchModes) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  const std::string endpoint = "127.0.0.1:" + std::to_string(server.port());
+  RespConnection c(server.port());
+  auto revision = [&] { return c.command({"KV.PUT", "probe", "x"}).find("revision")->integer; };
+  const int64_t before = revision();
+  int code = -1;
+  std::string out = bench("--endpoints " + endpoint + " --requests 500 --connections 2 --keys 50 --op txn --json", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"mode\":\"txn\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ops\":500,\"errors\":0"), std::string::npos) << out;
+  // Each transaction wrote its two keys in one revision.
+  EXPECT_EQ(revision() - before, 501);
+
+  out = bench("--endpoints " + endpoint + " --requests 300 --connections 2 --keys 1000 --op query --json", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"ops\":300,\"errors\":0"), std::string::npos) << out;
+  // It labelled 1000 keys in 100 groups first.
+  EXPECT_EQ(c.command({"QUERY", "bench", "WHERE", "group", "EQ", "7", "COUNT"}).find("count")->integer, 10);
+
+  out = bench("--endpoints " + endpoint + " --requests 300 --connections 3 --op lease --json", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"ops\":300,\"errors\":0"), std::string::npos) << out;
+  EXPECT_EQ(c.command({"LEASE.LIST"}).elements.size(), 3u);  // one lease per connection
+
+  // 1 writer, 3 watchers: every write reaches every watcher.
+  out = bench("--endpoints " + endpoint + " --requests 400 --connections 4 --op watch --json", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"mode\":\"watch\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"ops\":1200,\"errors\":0"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"writes\":400,\"watchers\":3"), std::string::npos) << out;
+}
+
 TEST(BenchToolTest, RefusesBadFlagsAndUnreachableTargets) {
   int code = -1;
   std::string out = bench("--target http://x:1 --requests 10", &code);
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("--target needs redis://HOST:PORT"), std::string::npos) << out;
+  out = bench("--target redis://127.0.0.1:1 --op txn", &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--op txn uses DKV's own commands"), std::string::npos) << out;
+  out = bench("--op watch --connections 1", &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--op watch needs --connections 2 or more"), std::string::npos) << out;
   out = bench("--profile Sideways", &code);
   EXPECT_NE(code, 0) << out;
   out = bench("--endpoints 127.0.0.1:1 --requests 10 --connections 2 --json", &code);
