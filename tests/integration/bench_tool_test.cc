@@ -76,6 +76,32 @@ TEST(BenchToolTest, StressVerifiesReadsAndReportsLostWrites) {
   EXPECT_NE(running.output().find("absent after write"), std::string::npos) << running.output();
 }
 
+// stress over a 3-node cluster whose leader is killed mid-run: its connection reconnects to
+// another member and goes on, and no read finds a lost or corrupt value.
+TEST(BenchToolTest, StressReconnectsWhenAMemberDies) {
+  DkvCluster cluster(3);
+  ASSERT_TRUE(cluster.start());
+  const int leader = cluster.await_leader();
+  ASSERT_NE(leader, 0);
+  // One connection, to the leader (the first endpoint); the others are where it may go next.
+  std::string endpoints = "127.0.0.1:" + std::to_string(cluster.port(leader));
+  for (int id = 1; id <= 3; ++id) {
+    if (id != leader) endpoints += ",127.0.0.1:" + std::to_string(cluster.port(id));
+  }
+  ChildProcess running({DKV_BENCH_PATH, "--endpoints", endpoints, "--duration", "5", "--warmup", "0", "--connections",
+                        "1", "--keys", "300", "stress"});
+  ASSERT_FALSE(running.wait_for_line("1s stress", 10'000).empty()) << running.output();
+  cluster.kill9(leader);
+  ASSERT_FALSE(running.wait_for_line("verified reads", 30'000).empty()) << running.output();
+  running.wait_exit(10'000);
+  const std::string out = running.output();
+  EXPECT_NE(out.find("verified reads: 0 corrupt values, 0 lost writes"), std::string::npos) << out;
+  // Still going after the kill: the last progress line (5s) counts operations.
+  const size_t last = out.rfind("5s stress: ");
+  ASSERT_NE(last, std::string::npos) << out;
+  EXPECT_NE(out.compare(last + 11, 7, "0 ops/s"), 0) << out;
+}
+
 // The DKV-only modes: each runs its command kind with no errors and leaves its trace in the store.
 TEST(BenchToolTest, RunsTxnQueryLeaseAndWatchModes) {
   DkvServerProcess server;
