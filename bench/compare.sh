@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # DKV against its peers in one run: redis-server without persistence, redis-server with
 # appendfsync always, a single DKV node and a three-node DKV cluster, each under the same
-# dkv-bench profiles (ReadHeavy, WriteHeavy, Mixed, INCR). Writes a Markdown table and a PNG
-# chart (gnuplot) to bench/results/ and prints the table.
+# dkv-bench profiles (ReadHeavy, WriteHeavy, Mixed, INCR). Then DKV's own commands, which Redis
+# lacks, on the single node and the cluster: txn, query, lease keep-alive and watch fan-out
+# (1 writer, 10 watchers). Writes a Markdown table and a PNG chart (gnuplot) to bench/results/
+# and prints the table.
 #
 #   bench/compare.sh [--duration SECONDS] [--connections N] [--no-build]
 #
@@ -87,6 +89,17 @@ for s in 0 1 2 3; do
   done
 done
 
+dkv_ops=("txn" "query" "lease" "watch")
+for s in 2 3; do
+  for op in "${dkv_ops[@]}"; do
+    conns=$CONNECTIONS; [ "$op" = watch ] && conns=11
+    # shellcheck disable=SC2086
+    json=$("$benchtool" ${targets[$s]} --op "$op" --duration "$DURATION" --warmup 1 --connections "$conns" --json 2>/dev/null || true)
+    ops[$s,$op]=$(/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print(d.get("ops_per_sec",0))' <<<"$json")
+    p99[$s,$op]=$(/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read() or "{}"); print(d.get("latency_us",{}).get("p99",0))' <<<"$json")
+  done
+done
+
 mkdir -p "$root/bench/results"
 stamp=$(date -u '+%Y-%m-%d %H:%M UTC')
 table="$root/bench/results/compare.md"
@@ -102,6 +115,16 @@ ratio() { /usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for prof in "${profiles[@]}"; do
     echo "| $prof (ops/s; p99 us) | ${ops[0,$prof]}; ${p99[0,$prof]} | ${ops[1,$prof]}; ${p99[1,$prof]} | ${ops[2,$prof]}; ${p99[2,$prof]} | ${ops[3,$prof]}; ${p99[3,$prof]} | $(ratio "${ops[2,$prof]}" "${ops[0,$prof]}") | $(ratio "${ops[2,$prof]}" "${ops[1,$prof]}") | $(ratio "${ops[3,$prof]}" "${ops[2,$prof]}") |"
+  done
+  echo
+  echo "DKV's own commands (no Redis equivalent): txn = TXN.COMMIT writing two keys; query = QUERY by one label,"
+  echo "10 keys a page, over 10000 labelled keys; lease = LEASE.KEEPALIVE; watch = 1 writer and 10 watchers of its"
+  echo "prefix (ops = events delivered; latency = from a write's sending to its event's arrival)."
+  echo
+  echo "| op | ${systems[2]} | ${systems[3]} | cluster / single |"
+  echo "|---|---:|---:|---:|"
+  for op in "${dkv_ops[@]}"; do
+    echo "| $op (ops/s; p99 us) | ${ops[2,$op]}; ${p99[2,$op]} | ${ops[3,$op]}; ${p99[3,$op]} | $(ratio "${ops[3,$op]}" "${ops[2,$op]}") |"
   done
 } >"$table"
 
