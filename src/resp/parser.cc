@@ -283,6 +283,7 @@ RequestParser::Status RequestParser::parse(std::string_view input, std::vector<s
       p = cr + 2;
       if (n <= 0) continue;  // "*0", "*-1": Redis ignores them and reads on
       expected_args_ = n;
+      request_bytes_ = 0;
       partial_.clear();
       // Every argument takes at least 6 bytes ("$0\r\n\r\n").
       partial_.reserve(std::min({static_cast<size_t>(n), kMaxReserve,
@@ -309,6 +310,10 @@ RequestParser::Status RequestParser::parse(std::string_view input, std::vector<s
       if (static_cast<uint64_t>(len) > limits_.max_bulk_bytes) {
         return done(
             fail(limit_error("invalid bulk length", "max_bulk_bytes", limits_.max_bulk_bytes)));
+      }
+      request_bytes_ += static_cast<uint64_t>(len);
+      if (request_bytes_ > limits_.max_request_bytes) {
+        return done(fail(limit_error("request too large", "max_request_bytes", limits_.max_request_bytes)));
       }
       scanned_ = 0;
       p = cr + 2;

@@ -16,6 +16,7 @@ namespace dkv::resp {
 
 struct Limits {
   size_t max_bulk_bytes = 512u << 20;  // one bulk string
+  size_t max_request_bytes = 512u << 20;  // all the bulk strings of one request (requests only)
   size_t max_elements = 1u << 20;      // elements of one array / map / set / push
   size_t max_inline_bytes = 64u << 10; // one inline command line, or one +/-/: line
   size_t max_depth = 32;               // nesting of aggregates (replies only)
@@ -52,6 +53,7 @@ class RequestParser {
   // payload so far, and this many payload bytes (then CRLF) are still to come.
   int64_t bulk_len_ = -1;
   std::vector<std::string> partial_;  // the arguments read so far
+  uint64_t request_bytes_ = 0;        // their declared lengths, summed
   // Bytes at the front of the input already searched for the end of an unfinished line, so a
   // line arriving a byte at a time is not rescanned from its start on every call.
   size_t scanned_ = 0;

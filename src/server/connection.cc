@@ -1,6 +1,7 @@
 #include "server/connection.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -56,7 +57,9 @@ const char* event_word(EventType t) {
 }  // namespace
 
 Connection::Connection(Server& server, asio::ip::tcp::socket socket)
-    : server_(server), socket_(std::move(socket)) {
+    : server_(server),
+      socket_(std::move(socket)),
+      parser_(resp::Limits{.max_request_bytes = server.options().limits.max_request_bytes}) {
   session_.id = server_.next_client_id();
   session_.created_ms = server_.replica().now_ms();
   asio::error_code ec;
@@ -121,7 +124,8 @@ void Connection::read_more() {
 }
 
 bool Connection::back_pressured() const {
-  return slots_.size() >= kMaxPendingReplies || out_.size() >= kMaxOutputBytes;
+  const Limits& limits = server_.options().limits;
+  return slots_.size() >= limits.max_pipeline || out_.size() >= limits.max_output_bytes / 2;
 }
 
 void Connection::arm_read_wait() {
@@ -163,7 +167,7 @@ void Connection::receive() {
 void Connection::process() {
   processing_ = true;
   auto self = shared_from_this();  // a command may close the connection
-  while (!closed_ && !finishing_ && slots_.size() < kMaxPendingReplies) {
+  while (!closed_ && !finishing_ && slots_.size() < server_.options().limits.max_pipeline) {
     Args args;
     size_t consumed = 0;
     auto status = parser_.parse(std::string_view(in_).substr(in_start_), &args, &consumed);
@@ -242,6 +246,16 @@ void Connection::execute(const CommandSpec& spec, Args args, const SlotPtr& slot
   run_prepared(std::move(p), slot, session_.protocol);
 }
 
+// Every client write (a command's, or EXEC's) passes here before it is proposed: one that breaks
+// a size limit is answered with the error naming it and goes no further.
+bool Connection::within_limits(const core::CommandBody& body, const SlotPtr& slot, int protocol) {
+  Status s = core::check_write_limits(body, server_.options().limits.write);
+  if (s.ok()) return true;
+  resp::Writer(&slot->reply, protocol).error("ERR", s.message());
+  complete(slot);
+  return false;
+}
+
 void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
   using Kind = Prepared::Kind;
   std::weak_ptr<Connection> weak = weak_from_this();
@@ -249,7 +263,8 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
     case Kind::kImmediate:
     case Kind::kSession:
       return complete(slot);
-    case Kind::kWrite:
+    case Kind::kWrite: {
+      if (!within_limits(p.body, slot, protocol)) return;
       server_.replica().write(
           std::move(p.body),
           [weak, slot, protocol, on_result = std::move(p.on_result)](core::CommandResult result) {
@@ -259,6 +274,7 @@ void Connection::run_prepared(Prepared p, const SlotPtr& slot, int protocol) {
           },
           p.session);
       return;
+    }
     case Kind::kKeysRead: {
       Replica* replica = &server_.replica();
       Metrics* metrics = &server_.metrics();
@@ -369,7 +385,17 @@ void Connection::flush() {
     out_.append(head.reply);
     slots_.pop_front();
   }
+  if (out_.size() > server_.options().limits.max_output_bytes) return output_overflow();
   if (!processing_) start_write();
+}
+
+// A client that does not read what it asked for (replies, or watch events) is cut off rather
+// than allowed to hold server memory, as Redis does past client-output-buffer-limit.
+void Connection::output_overflow() {
+  ++server_.metrics().output_overflows;
+  std::fprintf(stderr, "dkv-server: closing client %s: %zu bytes of output unread, over --max-output-bytes %zu\n",
+               session_.address.c_str(), out_.size(), server_.options().limits.max_output_bytes);
+  close();
 }
 
 void Connection::start_write() {
@@ -602,9 +628,11 @@ void Connection::exec(const SlotPtr& slot) {
     parts->push_back(std::move(part));
   }
   reset_transaction();
+  core::CommandBody body = std::move(multi);
+  if (!within_limits(body, slot, protocol)) return;
   std::weak_ptr<Connection> weak = weak_from_this();
   Replica* replica = &server_.replica();
-  replica->write(std::move(multi), [weak, slot, parts, protocol, replica](core::CommandResult result) {
+  replica->write(std::move(body), [weak, slot, parts, protocol, replica](core::CommandResult result) {
     resp::Writer out(&slot->reply, protocol);
     if (result.status.code() == Code::kConflict) {
       out.null_array();  // a watched key changed
@@ -683,6 +711,12 @@ void Connection::kv_watch(const Args& args, const SlotPtr& slot) {
   }
   if (req.snapshot && from) {
     syntax_error(err);
+    return complete(slot);
+  }
+  const size_t max_watches = server_.options().limits.max_watches;
+  if (session_.watches.size() + static_cast<size_t>(session_.pending_watches) >= max_watches) {
+    err.error("ERR", "this connection has " + std::to_string(max_watches) +
+                         " watches, the limit (--max-watches); KV.UNWATCH one or use another connection");
     return complete(slot);
   }
   std::weak_ptr<Connection> weak = weak_from_this();
@@ -819,11 +853,7 @@ void Connection::on_watch_delivery(core::WatchHub::Delivery& d, WatchState& stat
     out.bulk(word + " " + d.end.message());
     out.integer(d.resume_from);
   }
-  if (out_.size() > 2 * kMaxOutputBytes) {
-    // The client does not read its events: it gets cut off rather than holding server memory.
-    close();
-    return;
-  }
+  if (out_.size() > server_.options().limits.max_output_bytes) return output_overflow();
   if (!processing_) start_write();
 }
 }  // namespace dkv::server

@@ -32,8 +32,6 @@ class Server;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  static constexpr size_t kMaxPendingReplies = 4096;
-  static constexpr size_t kMaxOutputBytes = 64u << 20;
   // Watch events a client may leave unsent per watch before the watch is cut off (LAGGING).
   static constexpr size_t kMaxUnsentEvents = core::WatchHub::Options{}.max_pending;
 
@@ -63,6 +61,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void read_more();
   void arm_read_wait();
+  void output_overflow();
+  bool within_limits(const core::CommandBody& body, const SlotPtr& slot, int protocol);
   void receive();
   bool back_pressured() const;
   void process();

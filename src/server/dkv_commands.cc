@@ -297,6 +297,17 @@ Prepared cmd_kv_mdel(Context& c) {
                   });
 }
 
+std::string limit_over_max(int64_t limit, int64_t max_items) {
+  return "LIMIT " + std::to_string(limit) + " is over the limit of " + std::to_string(max_items) +
+         " results per reply (--max-query-results)";
+}
+
+std::string too_many_results(std::string_view command, int64_t count, int64_t max_items) {
+  return std::string(command) + " matches " + (count > max_items ? std::to_string(count) : "more than " + std::to_string(max_items)) +
+         " keys, over the limit of " + std::to_string(max_items) +
+         " results per reply (--max-query-results): page with LIMIT";
+}
+
 Prepared cmd_kv_range(Context& c) {
   KeyRange range;
   size_t i = 1;
@@ -335,9 +346,18 @@ Prepared cmd_kv_range(Context& c) {
       return syntax_error(c.out);
     }
   }
-  return read_of([range, o](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+  // A reply holds at most --max-query-results items: a LIMIT above it is refused, and without
+  // one the range is read one item past it to tell whether it is over.
+  const int64_t max_items = c.server.options().limits.max_query_results;
+  if (o.limit > max_items) return error(c.out, "ERR", limit_over_max(o.limit, max_items));
+  const bool unlimited = o.limit == 0 && !o.count_only;
+  if (unlimited) o.limit = max_items + 1;
+  return read_of([range, o, unlimited, max_items](const core::StateMachine& m, int64_t now, resp::Writer& out) {
     auto r = m.range(range, o, now);
     if (!r.ok()) return write_status(out, r.status());
+    if (unlimited && static_cast<int64_t>(r->items.size()) > max_items) {
+      return out.error("ERR", too_many_results("KV.RANGE", r->count, max_items));
+    }
     if (o.count_only) {
       out.map(2);
       out.bulk("count");
@@ -922,9 +942,14 @@ Prepared cmd_query(Context& c) {
       return syntax_error(c.out);
     }
   }
-  return read_of([q](const core::StateMachine& m, int64_t now, resp::Writer& out) {
+  const int64_t max_items = c.server.options().limits.max_query_results;
+  if (q.limit > max_items) return error(c.out, "ERR", limit_over_max(q.limit, max_items));
+  return read_of([q, max_items](const core::StateMachine& m, int64_t now, resp::Writer& out) {
     auto r = m.query(q, now);
     if (!r.ok()) return write_status(out, r.status());
+    if (q.limit == 0 && !q.count_only && static_cast<int64_t>(r->items.size()) > max_items) {
+      return out.error("ERR", too_many_results("QUERY", r->count, max_items));
+    }
     if (q.count_only) {
       out.map(1);
       out.bulk("count");

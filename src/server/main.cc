@@ -1,5 +1,8 @@
 // dkv-server: one DKV node. With no arguments, a single-node store in ./dkv-data serving RESP on
 // 127.0.0.1:7070 (Raft 7071, admin HTTP 7072).
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -92,6 +95,34 @@ int main(int argc, char** argv) {
   app.add_flag("--fault-injection", fault_injection,
                "For fault tests: the admin port's POST /debug/network?block=ID,...&loss=PCT&delay=MS "
                "simulates partitions, message loss and delay between this node and its peers");
+  // Limits (docs/protocol.md section 7): bound into the options directly, defaults from Limits.
+  dkv::server::Limits limits;
+  app.add_option("--max-key-bytes", limits.write.max_key_bytes,
+                 "Largest key, lock or election name, entity, content type, label name or value")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 30))->group("Limits");
+  app.add_option("--max-value-bytes", limits.write.max_value_bytes, "Largest value (also an APPEND suffix, an election value)")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->group("Limits");
+  app.add_option("--max-labels", limits.write.max_labels, "Labels on one key")
+      ->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->group("Limits");
+  app.add_option("--max-txn-ops", limits.write.max_txn_ops,
+                 "Operations in one atomic write: TXN.COMMIT reads + writes, MULTI commands, keys of MSET / KV.MPUT / DEL / KV.MDEL")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 24))->group("Limits");
+  app.add_option("--max-request-bytes", limits.max_request_bytes,
+                 "Largest request (its arguments summed); a larger one is a protocol error and closes the connection")
+      ->capture_default_str()->check(CLI::Range(size_t{1} << 10, size_t{1} << 30))->group("Limits");
+  app.add_option("--max-pipeline", limits.max_pipeline,
+                 "Requests a connection may have waiting for replies; beyond it the server stops reading from it")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 20))->group("Limits");
+  app.add_option("--max-output-bytes", limits.max_output_bytes,
+                 "Unsent replies and watch events per connection: past half the server stops reading from it, "
+                 "past all of it (a client that does not read) it is closed")
+      ->capture_default_str()->check(CLI::Range(size_t{1} << 10, size_t{1} << 40))->group("Limits");
+  app.add_option("--max-clients", limits.max_clients, "Client connections at once; more are refused (ERR max number of clients reached)")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 24))->group("Limits");
+  app.add_option("--max-watches", limits.max_watches, "KV.WATCH subscriptions per connection")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 24))->group("Limits");
+  app.add_option("--max-query-results", limits.max_query_results, "Items in one QUERY or KV.RANGE reply (page with LIMIT)")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 30))->group("Limits");
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& message) {
@@ -124,6 +155,25 @@ int main(int argc, char** argv) {
   options.admin_host = admin->first;
   options.admin_port = admin->second;
   options.fault_injection = fault_injection;
+  {
+    // Room for --max-clients connections besides the WAL, snapshots, peers and the admin port,
+    // as Redis does for maxclients: raise the soft descriptor limit, or lower max-clients to it.
+    constexpr rlim_t kReserved = 128;
+    const rlim_t wanted = static_cast<rlim_t>(limits.max_clients) + kReserved;
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < wanted) {
+      rl.rlim_cur = std::min(wanted, rl.rlim_max);
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+      ::getrlimit(RLIMIT_NOFILE, &rl);
+      if (rl.rlim_cur < wanted) {
+        const size_t fit = rl.rlim_cur > kReserved * 2 ? static_cast<size_t>(rl.rlim_cur - kReserved) : 1;
+        std::fprintf(stderr, "dkv-server: the open file limit is %llu: --max-clients lowered from %zu to %zu\n",
+                     static_cast<unsigned long long>(rl.rlim_cur), limits.max_clients, fit);
+        limits.max_clients = fit;
+      }
+    }
+  }
+  options.limits = limits;
   if (!advertise_client.empty()) {
     auto advertised = parse_address("--advertise-client", advertise_client);
     if (!advertised.ok()) return fail(advertised.status().message());

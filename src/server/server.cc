@@ -49,7 +49,7 @@ int64_t resident_bytes() {
 }  // namespace
 
 Server::Server(asio::io_context& io, Options options)
-    : io_(io), options_(std::move(options)), acceptor_(io), ops_timer_(io) {}
+    : io_(io), options_(std::move(options)), acceptor_(io), accept_retry_(io), ops_timer_(io) {}
 
 Server::~Server() {
   auto connections = connections_;
@@ -96,9 +96,25 @@ void Server::start() {
 
 void Server::accept() {
   acceptor_.async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-    if (stopping_) return;
-    if (!ec) {
-      ++metrics_.connections_received;
+    if (stopping_ || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of file descriptors (or the like): the connection stays in the backlog, so retrying
+      // at once would spin. Try again shortly.
+      accept_retry_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_.async_wait([this](const asio::error_code& e) {
+        if (!e && !stopping_) accept();
+      });
+      return;
+    }
+    ++metrics_.connections_received;
+    if (connections_.size() >= options_.limits.max_clients) {
+      // Redis's words; a best-effort write on a fresh socket, which has room for it.
+      ++metrics_.rejected_connections;
+      static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
+      asio::error_code ignored;
+      socket.write_some(asio::buffer(kRefusal), ignored);
+      socket.close(ignored);
+    } else {
       auto c = std::make_shared<Connection>(*this, std::move(socket));
       connections_[c.get()] = c;
       c->start();
@@ -253,6 +269,7 @@ std::string Server::info(const std::vector<std::string>& asked) const {
     line("total_commands_processed", static_cast<int64_t>(metrics_.total_calls()));
     line("instantaneous_ops_per_sec", ops_per_sec());
     line("rejected_connections", static_cast<int64_t>(metrics_.rejected_connections));
+    line("client_output_buffer_limit_disconnections", static_cast<int64_t>(metrics_.output_overflows));
     line("expired_keys", replica_->expired_keys());
     line("evicted_keys", 0);
     line("keyspace_hits", static_cast<int64_t>(metrics_.keyspace_hits));

@@ -15,6 +15,7 @@
 
 #include <asio.hpp>
 
+#include "core/limits.h"
 #include "server/metrics.h"
 #include "server/replica.h"
 
@@ -22,6 +23,20 @@ namespace dkv::server {
 
 class Connection;
 class AdminHttp;
+
+// What one client may ask of the server (docs/protocol.md section 7). Every refusal names the
+// limit, its value and its flag.
+struct Limits {
+  core::WriteLimits write;                    // sizes inside one write (core/limits.h)
+  size_t max_request_bytes = 16u << 20;       // a request's arguments, summed (--max-request-bytes)
+  size_t max_pipeline = 4096;                 // requests held per connection before it stops reading (--max-pipeline)
+  // Replies and pushes waiting to go out on one connection: past half of it the connection
+  // stops reading; past all of it (a client that does not read) it is closed (--max-output-bytes).
+  size_t max_output_bytes = 64u << 20;
+  size_t max_clients = 10000;                 // client connections at once (--max-clients)
+  size_t max_watches = 1000;                  // KV.WATCH subscriptions per connection (--max-watches)
+  int64_t max_query_results = 10000;          // items in one QUERY / KV.RANGE reply (--max-query-results)
+};
 
 class Server {
  public:
@@ -38,6 +53,7 @@ class Server {
     std::string advertise_client;
     // Lets the admin port's POST /debug/network simulate partitions, loss and delay (tests).
     bool fault_injection = false;
+    Limits limits;
   };
 
   // Opens the replica's data and binds every port. Errors name the address or directory.
@@ -78,6 +94,7 @@ class Server {
   Options options_;
   std::unique_ptr<Replica> replica_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;  // after an accept error
   std::unique_ptr<AdminHttp> admin_;
   Metrics metrics_;
   std::map<Connection*, std::shared_ptr<Connection>> connections_;

@@ -103,7 +103,7 @@ TEST(SmokeTest, DeepPipelinesAreAnsweredCompletely) {
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
   RespConnection c(server.port());
-  // Inline commands, 9 bytes each: more than kMaxPendingReplies (4096) fit in one 64 KiB read,
+  // Inline commands, 9 bytes each: more than --max-pipeline (4096) fit in one 64 KiB read,
   // so reading pauses with complete requests already buffered and nothing more to come.
   constexpr int kRequests = 7000;
   std::string batch;
