@@ -2,6 +2,7 @@
 // calls on the store named by --endpoints / $DKV_ENDPOINTS; --json prints machine-readable
 // output. Exit status: 0 on success, 1 when the store refused or failed the request, 2 on a
 // usage error.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@
 #include "dkv/client.h"
 #include "dkv/connect.h"
 #include "txn_file.h"
+#include "wal/posix_file.h"
+#include "wal/snapshot_file.h"
 
 namespace dkv::cli {
 namespace {
@@ -203,6 +206,41 @@ int print_cluster_status(const std::vector<client::Endpoint>& members, bool json
 
 // MEMBER.* through each endpoint in turn until one answers other than "go to the leader"
 // (membership changes are the leader's; MEMBER.LIST is best asked of the leader too).
+// dkv backup FILE: BACKUP from the first endpoint (a snapshot file's bytes), written to FILE.tmp,
+// fsynced, checked as a snapshot file and renamed to FILE.
+int run_backup(const std::string& endpoints, const std::string& file, bool json) {
+  std::string list = endpoints.starts_with("dkv://") ? endpoints.substr(6) : endpoints;
+  auto members = client::parse_endpoints(list);
+  if (!members.ok()) return fail(members.status());
+  Remote::Options o;
+  o.request_timeout_ms = 600'000;  // a large store's snapshot takes a while
+  o.discover_members = false;      // the backup comes from the node named
+  Remote node({members->front()}, o);
+  Result<resp::Value> reply = node.raw({"BACKUP"});
+  if (!reply.ok()) return fail(reply.status());
+  const std::string tmp = file + ".tmp";
+  {
+    auto f = wal::open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!f.ok()) return fail(f.status());
+    Status s = wal::write_at(f->get(), tmp, 0, reply->str);
+    if (s.ok()) s = wal::sync_file(f->get(), tmp);
+    if (!s.ok()) return fail(s);
+  }
+  auto checked = wal::read_backup(tmp);
+  if (!checked.ok()) return fail(checked.status());
+  if (Status s = wal::rename_file(tmp, file); !s.ok()) return fail(s);
+  if (json) {
+    Json j;
+    j.begin_object().key("file").string(file).key("index").number(static_cast<int64_t>(checked->meta.index));
+    j.key("term").number(static_cast<int64_t>(checked->meta.term)).key("bytes").number(static_cast<int64_t>(reply->str.size()));
+    print_json(j.end_object());
+  } else {
+    print("backup of index " + std::to_string(checked->meta.index) + " (term " + std::to_string(checked->meta.term) +
+          "), " + std::to_string(reply->str.size()) + " bytes, written to " + file + "\n");
+  }
+  return 0;
+}
+
 int run_membership(const std::string& endpoints, const std::vector<std::string>& command, bool json) {
   std::string list = endpoints.starts_with("dkv://") ? endpoints.substr(6) : endpoints;
   auto members = client::parse_endpoints(list);
@@ -822,6 +860,16 @@ int run(int argc, char** argv) {
   mtransfer->add_option("id", member_id, "Node id")->required();
   mtransfer->callback([&] { membership({"MEMBER.TRANSFER", member_id}); });
 
+  std::function<int()> standalone;  // a subcommand that needs no client connection
+
+  // --- backup ---
+  auto* backup = app.add_subcommand("backup", "Write a consistent snapshot of the node (BACKUP) to FILE, for dkv-server --restore");
+  std::string backup_file;
+  backup->add_option("file", backup_file, "Where to write it (replaced atomically)")->required();
+  backup->callback([&] {
+    standalone = [&] { return run_backup(g.endpoints, backup_file, g.json); };
+  });
+
   // --- top ---
   auto* top = app.add_subcommand("top", "A live view of every member from their admin endpoints (/metrics)");
   std::string admins = "127.0.0.1:7072";
@@ -832,7 +880,6 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
   top->add_option("--frames", top_options.frames, "Print this many frames one after another, then exit (0: live until Ctrl-C)")
       ->check(CLI::NonNegativeNumber);
-  std::function<int()> standalone;  // a subcommand that needs no client connection
   top->callback([&] {
     standalone = [&] {
       auto list = client::parse_endpoints(admins);

@@ -8,6 +8,8 @@
 #include "server/replica.h"
 #include "server/server.h"
 #include "server/session.h"
+#include "wal/posix_file.h"
+#include "wal/snapshot_file.h"
 
 namespace dkv::server {
 
@@ -1002,6 +1004,38 @@ Prepared cmd_snapshot(Context& c) {
   return p;
 }
 
+// BACKUP: a snapshot taken now, as the bytes of its file (a consistent image of everything
+// applied up to its index; `dkv backup` writes it out, `dkv-server --restore` starts from it).
+// The file is read on the event loop: an operator's command, not one for the hot path.
+Prepared cmd_backup(Context& c) {
+  Prepared p;
+  p.kind = Kind::kAsync;
+  Replica* replica = &c.replica;
+  p.start = [replica](ReplyFn reply, GoneFn) {
+    replica->snapshot_now([replica, reply](Result<uint64_t> index) {
+      Result<std::string> bytes = index.status();
+      if (index.ok()) {
+        auto latest = wal::load_latest_snapshot(replica->snapshot_dir());
+        if (!latest.ok()) {
+          bytes = latest.status();
+        } else if (!latest->has_value() || (*latest)->meta.index < *index) {
+          bytes = Status(Code::kInternal, "the snapshot just taken is not in " + replica->snapshot_dir());
+        } else {
+          bytes = wal::read_file((*latest)->path);
+        }
+      }
+      reply([&](resp::Writer& out) {
+        if (bytes.ok()) {
+          out.bulk(*bytes);
+        } else {
+          write_status(out, bytes.status());
+        }
+      });
+    });
+  };
+  return p;
+}
+
 // --- membership (protocol.md 3.10) ---
 
 std::optional<raft::NodeId> node_arg(Context& c, const std::string& text) {
@@ -1183,6 +1217,7 @@ void register_dkv_commands(std::vector<CommandSpec>& t) {
   add("query", -2, {"readonly"}, 0, 0, 0, cmd_query);
   add("compact", 2, {"write", "admin"}, 0, 0, 0, cmd_compact);
   add("snapshot", 1, {"admin"}, 0, 0, 0, cmd_snapshot);
+  add("backup", 1, {"admin"}, 0, 0, 0, cmd_backup);
   add("session.req", -5, {"write"}, 0, 0, 0, cmd_session_req);
   add("member.list", 1, {"readonly", "admin"}, 0, 0, 0, cmd_member_list);
   add("member.add", 3, {"write", "admin"}, 0, 0, 0, cmd_member_add);

@@ -14,6 +14,7 @@
 
 #include "server/join.h"
 #include "server/server.h"
+#include "server/wal_storage.h"
 
 namespace {
 
@@ -91,6 +92,10 @@ int main(int argc, char** argv) {
   app.add_option("--advertise-client", advertise_client,
                  "HOST:PORT clients should use to reach this node, listed by MEMBER.LIST so that clients "
                  "discover every member (default: the --listen address, none if it is a wildcard)");
+  std::string restore;
+  app.add_option("--restore", restore,
+                 "Start a new single-node cluster, in a new --data-dir, from FILE (written by dkv backup); "
+                 "grow it afterwards with dkv member add. Once, then start without it");
   bool fault_injection = false;
   app.add_flag("--fault-injection", fault_injection,
                "For fault tests: the admin port's POST /debug/network?block=ID,...&loss=PCT&delay=MS "
@@ -194,6 +199,22 @@ int main(int argc, char** argv) {
     for (const auto& p : *peers) self = self || p.id == node_id;
     if (!self) return fail("--bootstrap must list this node (--node-id " + std::to_string(node_id) + ")");
     options.replica.bootstrap = std::move(peers).value();
+  }
+
+  if (!restore.empty()) {
+    if (!bootstrap.empty() || !join.empty()) {
+      return fail("--restore starts a single-node cluster: no --bootstrap or --join (add members afterwards)");
+    }
+    dkv::raft::ConfState conf;
+    conf.voters = {node_id};
+    Status restored = dkv::server::WalStorage::restore(data_dir, restore, conf);
+    if (!restored.ok()) {
+      return fail("cannot restore " + restore + " into " + data_dir + ": " + restored.message() +
+                  (restored.message().find("already holds a log") != std::string::npos
+                       ? " (it was restored already? start without --restore)"
+                       : ""));
+    }
+    std::fprintf(stderr, "dkv-server: restored %s into %s\n", restore.c_str(), data_dir.c_str());
   }
 
   asio::io_context io(1);

@@ -102,8 +102,16 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   auto storage = WalStorage::open(io, o.data_dir,
                                   o.join ? std::optional<raft::ConfState>() : std::optional(conf));
   if (!storage.ok()) {
-    return Status(storage.status().code(),
-                  "cannot open the log in " + o.data_dir + ": " + storage.status().message());
+    std::string message = "cannot open the log in " + o.data_dir + ": " + storage.status().message();
+    if (message.find("wal: corrupt file") != std::string::npos) {
+      // Damage the checksums caught: never served as is, and the way out depends on the setup.
+      message += ". This node will not start on damaged data. If it is a member of a cluster whose other "
+                 "members are healthy: move " + o.data_dir + " aside, then start this node with an empty data "
+                 "directory and --join (after MEMBER.REMOVE of its old id), and it copies the state from the "
+                 "others. If it is a single node: restore the latest backup (dkv-server --restore FILE) into a new "
+                 "data directory";
+    }
+    return Status(storage.status().code(), std::move(message));
   }
   r->storage_ = std::move(storage).value();
   raft::InitialState initial = r->storage_->take_initial_state();

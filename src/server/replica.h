@@ -147,6 +147,8 @@ class Replica {
 
   // Forces a snapshot now (the SNAPSHOT command); `done` gets the snapshot's index.
   void snapshot_now(std::function<void(Result<uint64_t>)> done);
+  // Where this node's snapshot files are (BACKUP reads the newest).
+  std::string snapshot_dir() const { return options_.data_dir + "/snap"; }
 
   struct RaftInfo {
     raft::NodeId node_id = 0;

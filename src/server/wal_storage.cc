@@ -94,6 +94,30 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(asio::io_context& io, const
   return s;
 }
 
+Status WalStorage::restore(const std::string& dir, const std::string& backup_path, const raft::ConfState& conf) {
+  auto backup = wal::read_backup(backup_path);
+  if (!backup.ok()) return backup.status();
+  const std::string snap_dir = dir + "/snap";
+  auto existing = wal::list_dir(dir + "/wal");
+  if (existing.ok() && !existing->empty()) {
+    return Status(Code::kInvalidArgument, "--restore needs a new data directory, and " + dir + " already holds a log");
+  }
+  raft::SnapshotMeta meta = backup->meta;
+  meta.conf = conf;
+  if (meta.index == 0 || meta.term == 0) {
+    return Status(Code::kInvalidArgument, backup_path + " is an empty snapshot (index 0): nothing to restore");
+  }
+  Status s = wal::save_snapshot(snap_dir, meta, *raft::snapshot_data(std::move(backup->data)));
+  if (!s.ok()) return s;
+  auto log = wal::Wal::open(dir + "/wal", {});
+  if (!log.ok()) return log.status();
+  // The term of the backup's last entry, so the new log continues it; nothing is uncommitted.
+  s = (*log)->save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
+  if (s.ok()) s = (*log)->save(raft::HardState{meta.term, 0, meta.index}, {});
+  if (s.ok()) s = (*log)->sync();
+  return s;
+}
+
 WalStorage::~WalStorage() {
   if (sync_) sync_->stop();
 }

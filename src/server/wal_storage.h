@@ -30,6 +30,11 @@ class WalStorage : public RaftStorage {
                                                   wal::WalOptions options = {});
   ~WalStorage() override;
 
+  // Makes `dir`, which must hold no Raft state, the start of a new group with membership `conf`
+  // whose state is the backup at `backup_path` (a snapshot file, checked): its snapshot file
+  // (the backup's index and term, the new membership) and a WAL that starts after it.
+  static Status restore(const std::string& dir, const std::string& backup_path, const raft::ConfState& conf);
+
   // Whether the directory held any Raft state (false: a new member, to bootstrap).
   bool recovered_anything() const { return recovered_anything_; }
   // The recovered state for Raft (hard state, latest snapshot with its data, entries after it).

@@ -125,7 +125,9 @@ Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
   return sync_dir(dir);
 }
 
-Result<SnapshotFile> read_snapshot(const std::string& path) {
+namespace {
+
+Result<SnapshotFile> read_checked(const std::string& path, bool check_name) {
   auto content = read_file(path);
   if (!content.ok()) return content.status();
   std::string& c = content.value();
@@ -144,7 +146,7 @@ Result<SnapshotFile> read_snapshot(const std::string& path) {
   auto meta = raft::decode_snapshot_meta(std::string_view(c).substr(kHeaderBytes, meta_len));
   if (!meta) return corruption(path, "metadata does not decode");
   std::string base = path.substr(path.find_last_of('/') + 1);
-  if (base != snapshot_file_name(meta->term, meta->index)) {
+  if (check_name && base != snapshot_file_name(meta->term, meta->index)) {
     return corruption(path, "metadata does not match the file name");
   }
   SnapshotFile out;
@@ -156,6 +158,12 @@ Result<SnapshotFile> read_snapshot(const std::string& path) {
   out.path = path;
   return out;
 }
+
+}  // namespace
+
+Result<SnapshotFile> read_snapshot(const std::string& path) { return read_checked(path, true); }
+
+Result<SnapshotFile> read_backup(const std::string& path) { return read_checked(path, false); }
 
 namespace {
 class FileSnapshotData final : public raft::SnapshotData {

@@ -49,6 +49,8 @@ Result<raft::SnapshotDataPtr> open_snapshot_data(const std::string& path);
 
 // Reads and checks one snapshot file: format, CRC, and a meta that agrees with its name.
 Result<SnapshotFile> read_snapshot(const std::string& path);
+// The same for a copy under any name (a backup, `dkv backup`): format and CRC.
+Result<SnapshotFile> read_backup(const std::string& path);
 
 // The snapshot with the highest index in `dir`; nullopt if there is none (or no directory).
 Result<std::optional<SnapshotFile>> load_latest_snapshot(const std::string& dir);
