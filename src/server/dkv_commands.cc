@@ -607,7 +607,9 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
 
   // asio timers count nanoseconds in int64: cap what "unbounded" means at ~30000 years.
   std::chrono::milliseconds timer_duration(int64_t until_ms) const {
-    constexpr int64_t kMaxTimerMs = 1'000'000'000'000'000;
+    // About 31 years: forever for a wait, and within the timer's nanoseconds (1e15 ms, the
+    // earlier cap, overflowed them: undefined behaviour, caught by UBSan).
+    constexpr int64_t kMaxTimerMs = 1'000'000'000'000;
     return std::chrono::milliseconds(std::clamp<int64_t>(until_ms - replica_.now_ms(), 0, kMaxTimerMs));
   }
 

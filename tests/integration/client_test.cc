@@ -677,10 +677,10 @@ TEST(RemoteTest, TimesOutOnAStoppedServerAndRecovers) {
 TEST(RemoteTest, ASlowWatchIsCutOffWithLagging) {
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
+  EventLog log;  // before the client: its watch ends (calling log's handler) when the client goes
   Remote remote({{"127.0.0.1", static_cast<uint16_t>(server.port())}}, {.watch_max_pending = 3});
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  EventLog log;
   WatchEventHandler record = log.handler();
   ASSERT_TRUE(remote.watch({.key = "slow/", .prefix = true},
                            [&](const Event& e) {
@@ -716,10 +716,10 @@ TEST_P(RestartTest, WatchResumesAfterTheServerRestarts) {
   const bool crash = GetParam();
   DkvServerProcess server;
   ASSERT_TRUE(server.start());
+  EventLog log;  // before the client: its watch ends (calling log's handler) when the client goes
   Result<std::unique_ptr<Client>> connected = connect(url_of(server.port()));
   ASSERT_TRUE(connected.ok());
   auto& remote = dynamic_cast<Remote&>(**connected);
-  EventLog log;
   ASSERT_TRUE(remote.watch({.key = "jobs/", .prefix = true}, log.handler(), log.end_handler()).ok());
   ASSERT_TRUE(remote.put("jobs/1", "a").ok());
   ASSERT_TRUE(remote.put("jobs/2", "b").ok());
@@ -859,6 +859,7 @@ TEST(RemoteClusterTest, GivenOneMemberTheClientSurvivesItsDeath) {
   }
   ASSERT_TRUE(all_listed);
 
+  EventLog log;  // before the client: its watch ends (calling log's handler) when the client goes
   Result<std::unique_ptr<Client>> connected = connect(url_of(cluster.port(leader)));
   ASSERT_TRUE(connected.ok()) << connected.status().to_string();
   auto& remote = dynamic_cast<Remote&>(**connected);
@@ -870,7 +871,6 @@ TEST(RemoteClusterTest, GivenOneMemberTheClientSurvivesItsDeath) {
               known.end()) << "member " << id << " not discovered";
   }
 
-  EventLog log;
   ASSERT_TRUE(remote.watch(WatchRequest{.key = "fo/", .prefix = true}, log.handler(), log.end_handler()).ok());
   Result<LeaseGrant> lease = remote.lease_grant(2000);
   ASSERT_TRUE(lease.ok()) << lease.status().to_string();

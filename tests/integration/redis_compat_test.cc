@@ -369,7 +369,7 @@ TEST_F(RedisCompatTest, CommandInfoMatchesRedis) {
   int compared = 0;
   for (const resp::Value& name : list.elements) {
     if (name.str.find('.') != std::string::npos || name.str == "query" || name.str == "compact" ||
-        name.str == "snapshot") {
+        name.str == "snapshot" || name.str == "backup") {
       continue;  // DKV's own commands
     }
     auto summary = [](const resp::Value& info) {
