@@ -95,6 +95,21 @@ struct Shared {
   int64_t writes = 0;             // watch only: writes made (ops counts events delivered)
   const uint64_t run_id = std::random_device{}();
   std::string first_error;
+
+  // Adds a connection's figures gathered since its last call (to the totals only while
+  // measuring) and resets them.
+  void add(LatencyHistogram& latencies, int64_t& ops_done, int64_t& errors_seen, const std::string& error) {
+    std::lock_guard lock(mu);
+    window.merge(latencies);
+    if (measuring) {
+      total.merge(latencies);
+      ops += ops_done;
+      errors += errors_seen;
+    }
+    if (first_error.empty()) first_error = error;
+    latencies.clear();
+    ops_done = errors_seen = 0;
+  }
 };
 
 // FNV-1a: the stress values' checksum.
@@ -191,18 +206,9 @@ void run_watcher(const dkv::client::Endpoint& endpoint, Shared* shared) {
   if (reply->is_error()) return fail(reply->str);
   ++shared->watching;
   LatencyHistogram local;
-  int64_t local_ops = 0;
+  int64_t local_ops = 0, no_errors = 0;  // a watcher's errors end it (fail above)
   auto last_flush = Clock::now();
-  auto flush = [&] {
-    std::lock_guard lock(shared->mu);
-    shared->window.merge(local);
-    if (shared->measuring) {
-      shared->total.merge(local);
-      shared->ops += local_ops;
-    }
-    local.clear();
-    local_ops = 0;
-  };
+  auto flush = [&] { shared->add(local, local_ops, no_errors, ""); };
   while (!shared->stop) {
     dkv::resp::Value frame;
     auto outcome = (*socket)->read_frame(Clock::now() + std::chrono::milliseconds(100), &frame);
@@ -268,18 +274,7 @@ void run_connection(const Options& o, const std::vector<dkv::client::Endpoint>* 
   LatencyHistogram local;
   int64_t local_ops = 0, local_errors = 0;
   std::string local_error;
-  auto flush = [&] {
-    std::lock_guard lock(shared->mu);
-    shared->window.merge(local);
-    if (shared->measuring) {
-      shared->total.merge(local);
-      shared->ops += local_ops;
-      shared->errors += local_errors;
-    }
-    if (shared->first_error.empty()) shared->first_error = local_error;
-    local.clear();
-    local_ops = local_errors = 0;
-  };
+  auto flush = [&] { shared->add(local, local_ops, local_errors, local_error); };
   auto last_flush = Clock::now();
   std::vector<std::vector<std::string>> batch;
   // Stress bookkeeping, per key of this connection: last acknowledged and last attempted write.

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   app.add_flag("--fault-injection", fault_injection,
                "For fault tests: the admin port's POST /debug/network?block=ID,...&loss=PCT&delay=MS "
                "simulates partitions, message loss and delay between this node and its peers");
-  // Limits (docs/protocol.md section 7): bound into the options directly, defaults from Limits.
+  // Limits (docs/protocol.md section 6): bound into the options directly, defaults from Limits.
   dkv::server::Limits limits;
   app.add_option("--max-key-bytes", limits.write.max_key_bytes,
                  "Largest key, lock or election name, entity, content type, label name or value")

@@ -24,7 +24,7 @@ namespace dkv::server {
 class Connection;
 class AdminHttp;
 
-// What one client may ask of the server (docs/protocol.md section 7). Every refusal names the
+// What one client may ask of the server (docs/protocol.md section 6). Every refusal names the
 // limit, its value and its flag.
 struct Limits {
   core::WriteLimits write;                    // sizes inside one write (core/limits.h)

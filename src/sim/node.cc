@@ -143,19 +143,7 @@ bool Node::handle_ready() {
   disk_.write_entries(rd.entries);
   if (rd.hard_state) disk_.write_hard_state(*rd.hard_state);
   const bool sync = rd.must_sync();
-  if (torn_armed_ && sync) {
-    size_t kept = disk_.crash(*ctx_.rng);
-    Event e = event(EventKind::kCrash);
-    e.count = 1;
-    e.index = kept;
-    ctx_.trace->add(std::move(e));
-    crash();
-    return false;
-  }
-  if (sync) disk_.sync();
-  if (!disk_.error().empty()) {
-    ctx_.checker->report("host contract", "node " + std::to_string(id_) + ": " + disk_.error());
-  }
+  if (!sync_or_tear(sync)) return false;
 
   // 2. Send.
   for (raft::Message& m : rd.messages) {
@@ -214,9 +202,9 @@ void Node::take_pipelined() {
   in_flight_.push_back(std::move(rd));
 }
 
-bool Node::finish_in_flight() {
-  bool sync = false;
-  for (const raft::Ready& rd : in_flight_) sync = sync || rd.must_sync();
+// Syncs what was written (if `sync`), unless a crash is armed for this write: then it strikes
+// before the sync, tearing the buffered writes, and this returns false.
+bool Node::sync_or_tear(bool sync) {
   if (torn_armed_ && sync) {
     size_t kept = disk_.crash(*ctx_.rng);
     Event e = event(EventKind::kCrash);
@@ -230,6 +218,13 @@ bool Node::finish_in_flight() {
   if (!disk_.error().empty()) {
     ctx_.checker->report("host contract", "node " + std::to_string(id_) + ": " + disk_.error());
   }
+  return true;
+}
+
+bool Node::finish_in_flight() {
+  bool sync = false;
+  for (const raft::Ready& rd : in_flight_) sync = sync || rd.must_sync();
+  if (!sync_or_tear(sync)) return false;
   while (!in_flight_.empty()) {
     raft::Ready rd = std::move(in_flight_.front());
     in_flight_.pop_front();

@@ -103,6 +103,7 @@ class Node {
   bool handle_ready();
   void take_pipelined();
   bool finish_in_flight();  // false if the node crashed while syncing
+  bool sync_or_tear(bool sync);
   void apply(const raft::Entry& e);
   void serve_reads();
   void maybe_compact();
