@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   std::string join;
   uint64_t snapshot_entries = 100000;
   int64_t history_revisions = 10000;
+  uint64_t wal_segment_mib = 64;
   app.add_option("--data-dir", data_dir, "Data directory (created if missing)")->capture_default_str();
   app.add_option("--listen", listen, "Client (RESP) address HOST:PORT")->capture_default_str();
   app.add_option("--raft-listen", raft_listen, "Raft peer address HOST:PORT")->capture_default_str();
@@ -83,6 +84,11 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-entries", snapshot_entries, "Take a snapshot every N applied log entries")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+  app.add_option("--wal-segment-mib", wal_segment_mib,
+                 "Size of each write-ahead log segment file, allocated ahead (the next one too, so "
+                 "that a full disk is seen while the current segment still has room)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{4096}));
   app.add_option("--history-revisions", history_revisions,
                  "History kept for reads at older revisions (REV) and watches resuming from one "
                  "(FROM; at most this many events, and 64 MiB); 0 keeps all MVCC history")
@@ -189,6 +195,7 @@ int main(int argc, char** argv) {
   options.replica.raft_host = raft->first;
   options.replica.raft_port = raft->second;
   options.replica.snapshot_entries = snapshot_entries;
+  options.replica.wal_segment_bytes = wal_segment_mib << 20;
   options.replica.history_revisions = history_revisions;
   options.replica.watch.history_events =
       history_revisions > 0 ? static_cast<size_t>(history_revisions) : SIZE_MAX;

@@ -100,7 +100,8 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
     std::sort(conf.voters.begin(), conf.voters.end());
   }
   auto storage = WalStorage::open(io, o.data_dir,
-                                  o.join ? std::optional<raft::ConfState>() : std::optional(conf));
+                                  o.join ? std::optional<raft::ConfState>() : std::optional(conf),
+                                  wal::WalOptions{.segment_bytes = o.wal_segment_bytes});
   if (!storage.ok()) {
     std::string message = "cannot open the log in " + o.data_dir + ": " + storage.status().message();
     if (message.find("wal: corrupt file") != std::string::npos) {
@@ -179,6 +180,16 @@ Status Replica::failure() const { return node_->failure(); }
 // --- writes -----------------------------------------------------------------------------------
 
 void Replica::write(core::CommandBody body, WriteDone done, core::SessionRequest session) {
+  if (storage_->low_space()) {
+    return done(Status(Code::kUnavailable,
+                       "the disk holding " + options_.data_dir + " is full (node " +
+                           std::to_string(options_.node_id) +
+                           "): writes are refused until space is freed; reads still work"));
+  }
+  propose_write(std::move(body), std::move(done), session);
+}
+
+void Replica::propose_write(core::CommandBody body, WriteDone done, core::SessionRequest session) {
   if (stopping_) return done(Status(Code::kUnavailable, "the server is shutting down"));
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader) {
@@ -578,9 +589,25 @@ void Replica::schedule_duties() {
                         " ms; it may or may not have been applied");
     }
     announce_client_address();
+    watch_disk_space();
     run_duties();
     schedule_duties();
   });
+}
+
+void Replica::watch_disk_space() {
+  const bool full = storage_->low_space();
+  if (full != disk_full_) {
+    disk_full_ = full;
+    std::fprintf(stderr, full ? "dkv: the disk holding %s is full: writes are refused until space is freed\n"
+                              : "dkv: there is space on the disk holding %s again: writes resume\n",
+                 options_.data_dir.c_str());
+  }
+  if (!full) return;
+  const int64_t now = now_ms();
+  if (now < space_retry_after_ms_) return;
+  space_retry_after_ms_ = now + 1000;
+  storage_->retry_space();
 }
 
 void Replica::announce_client_address() {
@@ -597,7 +624,7 @@ void Replica::announce_client_address() {
   if (now < announce_after_ms_) return;
   announce_in_flight_ = true;
   announce_after_ms_ = now + 1000;  // a failed attempt is retried after a second
-  write(core::MemberAddressCmd{options_.node_id, raft_address(), mine},
+  propose_write(core::MemberAddressCmd{options_.node_id, raft_address(), mine},
         [this](core::CommandResult) { announce_in_flight_ = false; });
 }
 
@@ -610,14 +637,14 @@ void Replica::run_duties() {
     if (refresh_in_flight_) return;
     refresh_in_flight_ = true;
     // Once applied, every replica's machine_.lease_refresh_term() is this term: held reads go.
-    write(core::LeaseRefreshCmd{term}, [this](core::CommandResult) { refresh_in_flight_ = false; });
+    propose_write(core::LeaseRefreshCmd{term}, [this](core::CommandResult) { refresh_in_flight_ = false; });
     return;
   }
   if (!expire_in_flight_) {
     core::DueWork due = machine_.due(now_ms(), 1000);
     if (!due.empty()) {
       expire_in_flight_ = true;
-      write(core::ExpireCmd{std::move(due.keys), std::move(due.leases)},
+      propose_write(core::ExpireCmd{std::move(due.keys), std::move(due.leases)},
             [this](core::CommandResult) { expire_in_flight_ = false; });
     }
   }
@@ -625,7 +652,7 @@ void Replica::run_duties() {
   if (keep > 0 && !compact_in_flight_ &&
       machine_.revision() - machine_.compacted_revision() > 2 * keep) {
     compact_in_flight_ = true;
-    write(core::CompactCmd{machine_.revision() - keep},
+    propose_write(core::CompactCmd{machine_.revision() - keep},
           [this](core::CommandResult) { compact_in_flight_ = false; });
   }
 }
@@ -635,7 +662,8 @@ void Replica::run_duties() {
 void Replica::on_advanced() {
   const uint64_t applied = node_->raft().applied_index();
   if (snapshotting_) return;
-  if (!snapshot_waiters_.empty() || applied >= snapshot_index_ + options_.snapshot_entries) {
+  if (!snapshot_waiters_.empty() ||
+      (applied >= snapshot_index_ + options_.snapshot_entries && now_ms() >= snapshot_retry_after_ms_)) {
     if (applied <= snapshot_index_) return;
     // Our state machine must be at Raft's applied index to be snapshotted there; a pipelining
     // leader may have applied further (a later Ready's committed entries) until it pauses.
@@ -687,6 +715,7 @@ void Replica::take_snapshot(std::function<void(Result<uint64_t>)>) {
       }
     }
     if (!saved.ok()) {
+      snapshot_retry_after_ms_ = now_ms() + 1000;  // not after every entry while the disk is full
       std::fprintf(stderr, "dkv: snapshot at index %llu failed: %s\n",
                    static_cast<unsigned long long>(index), saved.to_string().c_str());
     }
@@ -777,6 +806,7 @@ Replica::RaftInfo Replica::raft_info() const {
   std::sort(info.voters.begin(), info.voters.end());
   std::sort(info.learners.begin(), info.learners.end());
   info.wal_syncs = storage_->syncs();
+  info.disk_full = storage_->low_space();
   return info;
 }
 

@@ -69,6 +69,9 @@ class Replica {
     std::chrono::milliseconds tick{100};
     int election_ticks = 10;
     uint64_t snapshot_entries = 100000;
+    // Size the WAL allocates for each log segment (and for the spare that shows a full disk
+    // early: wal.h).
+    uint64_t wal_segment_bytes = 64ull << 20;
     std::chrono::milliseconds expiry_interval{10};
     int64_t history_revisions = 10000;  // MVCC history kept for reads at older revisions
     // How long a forwarded write, or a proposal of a leader that stepped down, may stay unanswered
@@ -102,6 +105,9 @@ class Replica {
   void shut_down(std::chrono::milliseconds timeout, std::function<void()> done);
 
   // `session`: SESSION.REQ's id and number, applied at most once (core/state_machine.h).
+  // While this node's disk is full (low_space()), refused with UNAVAILABLE saying so; the
+  // leader's own duties (expiry, lease refresh, compaction) still go on, from the space the WAL
+  // keeps in hand.
   void write(core::CommandBody body, WriteDone done, core::SessionRequest session = {});
   void read(ReadDone done);
 
@@ -161,6 +167,7 @@ class Replica {
     std::vector<raft::NodeId> voters;    // ascending
     std::vector<raft::NodeId> learners;  // ascending
     uint64_t wal_syncs = 0;
+    bool disk_full = false;  // writes refused (low_space)
   };
   RaftInfo raft_info() const;
   uint16_t raft_port() const { return transport_->port(); }
@@ -192,6 +199,11 @@ class Replica {
   // Points the transport at every member's current address.
   void sync_peers();
   void write_all(std::vector<core::CommandBody> bodies, std::function<void(Status)> done);
+  // write() without the full-disk check.
+  void propose_write(core::CommandBody body, WriteDone done, core::SessionRequest session = {});
+  // Notices the disk filling up or space returning (says so on stderr), and asks the WAL to try
+  // again for its spare segment once a second while full.
+  void watch_disk_space();
   void maybe_finish_shutdown();
   void forward_write(core::CommandBody body, WriteDone done, core::SessionRequest session);
   void on_forwarded(raft::NodeId from, std::string data);
@@ -218,6 +230,9 @@ class Replica {
   int64_t expired_keys_ = 0;
   int64_t blocked_clients_ = 0;
   bool snapshotting_ = false;
+  int64_t snapshot_retry_after_ms_ = 0;  // after a failed snapshot (e.g. a full disk)
+  bool disk_full_ = false;               // as last seen by watch_disk_space()
+  int64_t space_retry_after_ms_ = 0;
   std::vector<std::function<void(Result<uint64_t>)>> snapshot_waiters_;
 
   // Leader duties in flight: the lease refresh (the term whose refresh applied is replicated

@@ -269,6 +269,7 @@ std::string Server::info(const std::vector<std::string>& asked) const {
     line("aof_enabled", 0);
     line("aof_rewrite_in_progress", 0);
     line("snapshot_index", static_cast<int64_t>(raft.snapshot_index));
+    line("disk_full", raft.disk_full ? 1 : 0);  // writes refused until space is freed
   }
   if (want("stats")) {
     section("Stats");
@@ -411,6 +412,8 @@ std::string Server::prometheus() const {
   value("dkv_watchers", "", static_cast<double>(kv_watches()));
   metric("dkv_wal_syncs_total", "counter", "fdatasync calls of the write-ahead log.");
   value("dkv_wal_syncs_total", "", static_cast<double>(raft.wal_syncs));
+  metric("dkv_disk_full", "gauge", "1 while the data directory's disk is full and writes are refused.");
+  value("dkv_disk_full", "", raft.disk_full ? 1 : 0);
   return s;
 }
 

@@ -148,22 +148,21 @@ void WalStorage::save_snapshot(raft::SnapshotMeta meta, raft::SnapshotDataPtr da
                                std::function<void(Status)> done) {
   std::string snap_dir = snap_dir_;
   // File first, then the marker that trusts it, then the release of what it covers (the Wal
-  // defers deleting segments until the marker is synced). One completion reports all of it: a
-  // failure stops the Wal, so the second write sees the first one's error.
+  // defers deleting segments until the marker is synced). A snapshot file that cannot be
+  // written (e.g. the disk is full) leaves the log as it was: the next snapshot tries again.
   sync_->submit(
       [meta, data, snap_dir](wal::Wal& w) -> Status {
         Status st = wal::save_snapshot(snap_dir, meta, *data);
-        if (!st.ok()) return st;
-        return w.save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
-      },
-      [](Status) {});
-  sync_->submit(
-      [index = meta.index, snap_dir](wal::Wal& w) -> Status {
-        Status st = w.release_to(index);
-        if (!st.ok()) return st;
-        return wal::purge_snapshots(snap_dir, 2);
+        if (st.ok()) st = w.save_snapshot_marker(meta, wal::SnapshotKind::kCompacted);
+        if (st.ok()) st = w.release_to(meta.index);
+        if (st.ok()) st = wal::purge_snapshots(snap_dir, 2);
+        return st;
       },
       std::move(done));
+}
+
+void WalStorage::retry_space() {
+  sync_->submit([](wal::Wal& w) { return w.prepare_spare(); }, [](Status) {});
 }
 
 }  // namespace dkv::server

@@ -53,6 +53,10 @@ class WalStorage : public RaftStorage {
   Result<raft::SnapshotDataPtr> snapshot_data(const raft::SnapshotMeta& meta) const;
 
   uint64_t syncs() const { return wal_->syncs(); }
+  // The disk is (nearly) full: the WAL could not allocate its next segment (wal.h). Writes
+  // should be refused until retry_space() succeeds, which allocates it if there is room now.
+  bool low_space() const { return wal_->low_space(); }
+  void retry_space();
 
  private:
   WalStorage() = default;

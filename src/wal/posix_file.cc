@@ -19,8 +19,11 @@ Status io_error(std::string_view op, const std::string& path, int err) {
   msg += path;
   msg += ": ";
   msg += std::strerror(err);
-  return Status(Code::kInternal, std::move(msg));
+  const bool no_space = err == ENOSPC || err == EDQUOT;
+  return Status(no_space ? Code::kUnavailable : Code::kInternal, std::move(msg));
 }
+
+bool is_no_space(const Status& s) { return s.code() == Code::kUnavailable; }
 
 Status corruption(const std::string& path, std::string_view what) {
   std::string msg = "wal: corrupt file ";

@@ -1,6 +1,7 @@
 // Thin POSIX file helpers for the WAL and snapshot files. Every failure is a Status that names
 // the operation, the file and the errno text, e.g. "wal: fdatasync /d/0001.wal: Input/output
-// error". There is no I/O error code in dkv::Code yet, so these use kInternal.
+// error". There is no I/O error code in dkv::Code yet, so these use kInternal, except a full
+// disk (ENOSPC, EDQUOT): kUnavailable, since the same operation may succeed once space is freed.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,8 @@
 namespace dkv::wal {
 
 Status io_error(std::string_view op, const std::string& path, int err);
+// Whether `s` is io_error's report of a full disk.
+bool is_no_space(const Status& s);
 Status corruption(const std::string& path, std::string_view what);
 Status corruption_at(const std::string& path, uint64_t offset, std::string_view what);
 

@@ -88,23 +88,15 @@ std::string snapshot_file_name(uint64_t term, uint64_t index) {
   return buf;
 }
 
-Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
-                     const raft::SnapshotData& data) {
-  constexpr uint64_t kChunkBytes = 4 << 20;
-  std::string meta_bytes = raft::encode_snapshot_meta(meta);
-  std::string head;
-  head.append(kMagic, sizeof(kMagic));
-  put_fixed(&head, kVersion, 4);
-  put_fixed(&head, meta_bytes.size(), 4);
-  put_fixed(&head, data.size(), 8);
-  head += meta_bytes;
+namespace {
 
-  Status s = create_dir(dir);
-  if (!s.ok()) return s;
-  std::string path = join_path(dir, snapshot_file_name(meta.term, meta.index));
-  std::string tmp = path + ".tmp";
+// Writes and syncs the whole snapshot file at `tmp`.
+Status write_snapshot_file(const std::string& tmp, const std::string& head,
+                           const raft::SnapshotData& data) {
+  constexpr uint64_t kChunkBytes = 4 << 20;
   auto f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
   if (!f.ok()) return f.status();
+  Status s;
   if (!(s = write_at(f->get(), tmp, 0, head)).ok()) return s;
   uint32_t crc = crc32c::value(head);
   std::string chunk;
@@ -119,8 +111,31 @@ Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
   std::string trailer;
   put_fixed(&trailer, crc32c::mask(crc), 4);
   if (!(s = write_at(f->get(), tmp, head.size() + data.size(), trailer)).ok()) return s;
-  if (!(s = sync_file(f->get(), tmp)).ok()) return s;
-  f->reset();
+  return sync_file(f->get(), tmp);
+}
+
+}  // namespace
+
+Status save_snapshot(const std::string& dir, const raft::SnapshotMeta& meta,
+                     const raft::SnapshotData& data) {
+  std::string meta_bytes = raft::encode_snapshot_meta(meta);
+  std::string head;
+  head.append(kMagic, sizeof(kMagic));
+  put_fixed(&head, kVersion, 4);
+  put_fixed(&head, meta_bytes.size(), 4);
+  put_fixed(&head, data.size(), 8);
+  head += meta_bytes;
+
+  Status s = create_dir(dir);
+  if (!s.ok()) return s;
+  std::string path = join_path(dir, snapshot_file_name(meta.term, meta.index));
+  std::string tmp = path + ".tmp";
+  s = write_snapshot_file(tmp, head, data);
+  if (!s.ok()) {
+    // On a full disk the partial file would hold the space the next attempt needs.
+    (void)remove_file(tmp);
+    return s;
+  }
   if (!(s = rename_file(tmp, path)).ok()) return s;
   return sync_dir(dir);
 }

@@ -27,6 +27,8 @@ void SyncThread::stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
+  // A write waiting for disk space would keep the join waiting for as long: it fails instead.
+  wal_->cancel_waits();
   cv_.notify_one();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }

@@ -41,7 +41,8 @@ class SyncThread {
   void submit(Write write, Done done);
 
   // Finishes everything submitted so far (writes, syncs and posts its completions), then joins
-  // the thread. Submissions after stop() complete with kCancelled. Idempotent.
+  // the thread; a write waiting for disk space (wal.h) gives up and fails. Submissions after
+  // stop() complete with kCancelled. Idempotent.
   void stop();
 
   uint64_t rounds() const;  // write-then-sync rounds completed

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "raft/codec.h"
@@ -18,6 +19,8 @@ using raft::SnapshotMeta;
 namespace {
 
 constexpr std::string_view kTmpSuffix = ".tmp";
+// The next segment, allocated ahead (removed at open with the other .wal.tmp files).
+constexpr std::string_view kSpareName = "spare.wal.tmp";
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -30,7 +33,8 @@ void append_payload(RecordType type, std::string* scratch, std::string* out) {
 
 }  // namespace
 
-Wal::Wal(std::string dir, WalOptions options) : dir_(std::move(dir)), options_(std::move(options)) {}
+Wal::Wal(std::string dir, WalOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)), spare_path_(join_path(dir_, kSpareName)) {}
 
 Wal::~Wal() = default;
 
@@ -70,7 +74,7 @@ Status Wal::recover() {
 
   if (segments_.empty()) {
     last_index_ = 0;
-    return create_segment(SegmentId{1, 1});
+    return create_segment(SegmentId{1, 1});  // and the spare
   }
   for (size_t i = 1; i < segments_.size(); ++i) {
     if (segments_[i].seq != segments_[i - 1].seq + 1) {
@@ -95,7 +99,9 @@ Status Wal::recover() {
   uint64_t snap_index = snapshot_ ? snapshot_->index : 0;
   last_index_ = recovered_.entries.empty() ? snap_index : recovered_.entries.back().index;
   synced_marker_index_ = snap_index;  // open_current syncs the last segment
-  return open_current(end, tail_zero);
+  s = open_current(end, tail_zero);
+  if (s.ok()) (void)prepare_spare();  // failing sets low_space()
+  return s;
 }
 
 // Replays one segment into `replayer`. For the last segment, `*end` is where valid data ends
@@ -168,7 +174,8 @@ Status Wal::fail(Status s) {
 
 // Creates segment `id` holding the header and copies of the latest snapshot marker and hard
 // state, so it can be replayed without the segments before it. It is written under a temporary
-// name and synced before it gets its real name: a segment file never has a torn header.
+// name and synced before it gets its real name: a segment file never has a torn header. The
+// spare, if there is one, becomes the segment; then the next spare is allocated.
 Status Wal::create_segment(const SegmentId& id) {
   std::string path = path_of(id);
   std::string tmp = path + std::string(kTmpSuffix);
@@ -184,29 +191,63 @@ Status Wal::create_segment(const SegmentId& id) {
     append_payload(RecordType::kHardState, &scratch, &content);
   }
 
-  Status s = fault("create", tmp);
-  if (!s.ok()) return s;
-  auto f = open_file(tmp, O_RDWR | O_CREAT | O_TRUNC);
-  if (!f.ok()) return f.status();
-  if (!(s = write_at(f->get(), tmp, 0, content)).ok()) return s;
-  if (!(s = preallocate(f->get(), tmp, std::max<uint64_t>(options_.segment_bytes, content.size()))).ok()) {
+  Status s;
+  if (has_spare_) {
+    has_spare_ = false;
+    s = rename_file(spare_path_, tmp);
+  } else {
+    s = fault("create", tmp);
+  }
+  if (s.ok()) s = create_segment_file(tmp, content);
+  if (!s.ok()) {
+    // On a full disk the partial file would hold space the next attempt needs.
+    (void)remove_file(tmp);
     return s;
   }
-  if (!(s = sync_data(f->get(), tmp)).ok()) return s;
-  syncs_.fetch_add(1, std::memory_order_relaxed);
   if (!(s = rename_file(tmp, path)).ok()) return s;
   if (!(s = sync_dir(dir_)).ok()) return s;
 
   segments_.push_back(id);
-  file_ = std::move(f).value();
   path_ = std::move(path);
   offset_ = data_start_ = content.size();
   dirty_ = false;
+  (void)prepare_spare();  // failing sets low_space()
+  return Status();
+}
+
+// Writes `content` at the start of `tmp` (created if missing; a spare keeps its allocation),
+// allocates the rest of the segment, syncs, and makes it the current file.
+Status Wal::create_segment_file(const std::string& tmp, const std::string& content) {
+  auto f = open_file(tmp, O_RDWR | O_CREAT);
+  if (!f.ok()) return f.status();
+  Status s = write_at(f->get(), tmp, 0, content);
+  if (s.ok()) s = preallocate(f->get(), tmp, std::max<uint64_t>(options_.segment_bytes, content.size()));
+  if (s.ok()) s = sync_data(f->get(), tmp);
+  if (!s.ok()) return s;
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  file_ = std::move(f).value();
+  return Status();
+}
+
+Status Wal::prepare_spare() {
+  if (has_spare_) return Status();
+  Status s = fault("spare", spare_path_);
+  if (s.ok()) {
+    auto f = open_file(spare_path_, O_RDWR | O_CREAT | O_TRUNC);
+    s = f.ok() ? preallocate(f->get(), spare_path_, options_.segment_bytes) : f.status();
+  }
+  if (!s.ok()) {
+    (void)remove_file(spare_path_);
+    low_space_.store(true, std::memory_order_relaxed);
+    return s;
+  }
+  has_spare_ = true;
+  low_space_.store(false, std::memory_order_relaxed);
   return Status();
 }
 
 // Finishes the current segment — trimmed to its data and synced, so that only the last segment
-// can ever have a torn tail — and starts the next.
+// can ever have a torn tail — and starts the next, waiting for space if the disk is full.
 Status Wal::roll() {
   Status s = truncate_file(file_.get(), path_, offset_);
   if (s.ok()) s = fault("fdatasync", path_);
@@ -214,7 +255,18 @@ Status Wal::roll() {
   if (!s.ok()) return fail(s);
   syncs_.fetch_add(1, std::memory_order_relaxed);
   marker_synced();
-  s = create_segment(SegmentId{segments_.back().seq + 1, last_index_ + 1});
+  const SegmentId next{segments_.back().seq + 1, last_index_ + 1};
+  for (;;) {
+    s = create_segment(next);
+    if (s.ok() || !is_no_space(s) || cancel_waits_.load(std::memory_order_relaxed)) break;
+    low_space_.store(true, std::memory_order_relaxed);
+    // Sleeps in short steps so that cancel_waits() is heard soon.
+    const auto until = std::chrono::steady_clock::now() + options_.space_retry;
+    while (std::chrono::steady_clock::now() < until && !cancel_waits_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(options_.space_retry,
+                                                                      std::chrono::milliseconds(20)));
+    }
+  }
   return s.ok() ? s : fail(s);
 }
 

@@ -14,10 +14,19 @@
 // (after a failed fdatasync the kernel may have dropped the dirty pages; retrying could report
 // success for data that is gone). Errors name the file and the errno text.
 //
+// A full disk is not such an error. The next segment is always allocated ahead, as a spare file
+// (spare.wal.tmp), so a full disk shows up when the spare cannot be made — while the current
+// segment still has room — and low_space() tells the host to stop taking writes (reads need no
+// disk). The spare is made again by prepare_spare(), which the host calls now and then while
+// space is low. Should the current segment fill up anyway, the Wal waits for space (retrying
+// every `space_retry`) rather than fail: nothing is lost, and a stalled member is what a disk
+// that cannot take writes looks like to Raft.
+//
 // A Wal is not thread-safe: one thread at a time (with a SyncThread, only its thread).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,9 +47,12 @@ struct WalOptions {
   // Each segment is preallocated to this size; a batch that would not fit in the current segment
   // goes into a new one (a batch larger than a segment gets a segment of its own, grown to fit).
   uint64_t segment_bytes = 64ull << 20;
-  // Tests only: called before each write ("write"), fdatasync ("fdatasync") and segment creation
-  // ("create"); a non-zero return is taken as that errno from the operation.
+  // Tests only: called before each write ("write"), fdatasync ("fdatasync"), segment creation
+  // ("create"), spare creation ("spare"); a non-zero return is taken as that errno from the
+  // operation.
   std::function<int(std::string_view op)> inject_error;
+  // How often a segment that cannot be created for lack of space is tried again.
+  std::chrono::milliseconds space_retry{1000};
 };
 
 enum class SnapshotKind : uint8_t {
@@ -86,6 +98,15 @@ class Wal {
   uint64_t last_index() const { return last_index_; }
   // fdatasync calls made so far (including those when a segment fills up). Any thread.
   uint64_t syncs() const { return syncs_.load(std::memory_order_relaxed); }
+  // Allocates the spare segment if there is none: OK if there is one now, else why not (and
+  // low_space() stays true).
+  Status prepare_spare();
+  // True while the spare segment cannot be allocated: the disk is (nearly) full. Any thread.
+  bool low_space() const { return low_space_.load(std::memory_order_relaxed); }
+  // Makes a wait for space give up (the write fails and stops the Wal): for shutting down.
+  // Any thread.
+  void cancel_waits() { cancel_waits_.store(true, std::memory_order_relaxed); }
+
   // OK, or the error that stopped the Wal.
   const Status& failure() const { return failed_; }
   const std::vector<SegmentId>& segments() const { return segments_; }
@@ -99,6 +120,7 @@ class Wal {
                         bool* tail_zero);
   Status open_current(uint64_t end, bool tail_zero);
   Status create_segment(const SegmentId& id);
+  Status create_segment_file(const std::string& path, const std::string& content);
   Status roll();
   Status append(const std::string& records);
   Status fault(std::string_view op, const std::string& path);
@@ -123,6 +145,11 @@ class Wal {
   std::optional<raft::SnapshotMeta> snapshot_;  // latest marker written, likewise
   uint64_t synced_marker_index_ = 0;  // the latest marker known durable
   uint64_t pending_release_ = 0;      // release_to waiting for its marker's sync; 0 = none
+
+  const std::string spare_path_;
+  bool has_spare_ = false;
+  std::atomic<bool> low_space_{false};
+  std::atomic<bool> cancel_waits_{false};
 
   Status failed_;
   std::atomic<uint64_t> syncs_{0};

@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -42,8 +44,11 @@ TEST(Wal, EmptyDirectoryGivesAnEmptyLogAndAPreallocatedSegment) {
   EXPECT_FALSE(w->recovered().snapshot.has_value());
   EXPECT_TRUE(w->recovered().entries.empty());
   EXPECT_EQ(w->last_index(), 0u);
-  EXPECT_EQ(testing::dir_names(dir), std::vector<std::string>{"0000000000000001-0000000000000001.wal"});
+  // The next segment is allocated ahead too (the spare), so a full disk shows early.
+  EXPECT_EQ(testing::dir_names(dir),
+            (std::vector<std::string>{"0000000000000001-0000000000000001.wal", "spare.wal.tmp"}));
   EXPECT_EQ(testing::file_size(dir + "/0000000000000001-0000000000000001.wal"), 1u << 20);
+  EXPECT_EQ(testing::file_size(dir + "/spare.wal.tmp"), 1u << 20);
 }
 
 TEST(Wal, RoundTripThroughReopen) {
@@ -259,7 +264,7 @@ TEST(Wal, ReleaseDeletesOnlySegmentsReplayNoLongerNeeds) {
     std::vector<SegmentId> before = w->segments();
     ASSERT_TRUE(w->release_to(150).ok());
     EXPECT_EQ(w->segments(), before);
-    EXPECT_EQ(testing::dir_names(tmp.path()).size(), before.size());
+    EXPECT_EQ(testing::dir_names(tmp.path()).size(), before.size() + 1);  // and the spare
     ASSERT_TRUE(w->sync().ok());
     const std::vector<SegmentId>& after = w->segments();
     ASSERT_LT(after.size(), before.size());
@@ -267,7 +272,7 @@ TEST(Wal, ReleaseDeletesOnlySegmentsReplayNoLongerNeeds) {
     EXPECT_LE(after.front().first_index, 151u);
     for (size_t i = 1; i < after.size(); ++i) EXPECT_GT(after[i].first_index, 151u);
     EXPECT_EQ(after.front().seq, before[before.size() - after.size()].seq);
-    EXPECT_EQ(testing::dir_names(tmp.path()).size(), after.size());
+    EXPECT_EQ(testing::dir_names(tmp.path()).size(), after.size() + 1);
     // Releasing again changes nothing; releasing below changes nothing.
     ASSERT_TRUE(w->release_to(150).ok());
     ASSERT_TRUE(w->release_to(10).ok());
@@ -450,23 +455,97 @@ TEST(Wal, FailedWriteStopsTheLogAndNamesTheError) {
   EXPECT_EQ(w->sync(), s);
 }
 
-TEST(Wal, FailedSegmentCreationStopsTheLog) {
+TEST(Wal, AFullDiskIsSeenAheadThenWaitedOut) {
   TempDir tmp;
   WalOptions opts = small();
-  std::atomic<bool> armed{false};
-  opts.inject_error = [&](std::string_view op) { return armed && op == "create" ? ENOSPC : 0; };
+  opts.space_retry = std::chrono::milliseconds(5);
+  std::atomic<bool> spare_fails{false};
+  std::atomic<int> creates_failing{0}, create_calls{0};
+  opts.inject_error = [&](std::string_view op) {
+    if (op == "spare") return spare_fails.load() ? ENOSPC : 0;
+    if (op != "create") return 0;
+    ++create_calls;
+    if (creates_failing > 0) {
+      --creates_failing;
+      return ENOSPC;
+    }
+    return 0;
+  };
   auto w = open_ok(tmp.path(), opts);
-  armed = true;
+  EXPECT_FALSE(w->low_space());
+  EXPECT_TRUE(std::filesystem::exists(tmp.sub("spare.wal.tmp")));
+  create_calls = 0;  // the first segment's
+  spare_fails = true;
+  uint64_t i = 0;
+  auto write_until_segments = [&](size_t n) {
+    while (w->segments().size() < n) {
+      ++i;
+      ASSERT_TRUE(w->save(std::nullopt, {entry(1, i, std::string(200, 'x'))}).ok());
+    }
+  };
+  // The first roll takes the spare (no "create"); making the next spare fails: low space, while
+  // the new segment still has room.
+  write_until_segments(2);
+  EXPECT_EQ(create_calls, 0);
+  EXPECT_TRUE(w->low_space());
+  EXPECT_FALSE(std::filesystem::exists(tmp.sub("spare.wal.tmp")));
+  ASSERT_TRUE(w->save(std::nullopt, {entry(1, ++i)}).ok());
+  // The next roll has no spare: it creates the segment, waiting while the disk is full.
+  creates_failing = 3;
+  write_until_segments(3);
+  EXPECT_EQ(create_calls, 4);
+  EXPECT_TRUE(w->failure().ok());
+  EXPECT_TRUE(w->low_space());  // still no spare
+  // Space returns.
+  spare_fails = false;
+  EXPECT_TRUE(w->prepare_spare().ok());
+  EXPECT_FALSE(w->low_space());
+  ASSERT_TRUE(w->sync().ok());
+  w.reset();
+  w = open_ok(tmp.path(), opts);
+  ASSERT_EQ(w->recovered().entries.size(), i);
+  EXPECT_EQ(w->recovered().entries.back().index, i);
+}
+
+TEST(Wal, AWaitForSpaceEndsWhenCancelled) {
+  TempDir tmp;
+  WalOptions opts = small();
+  opts.space_retry = std::chrono::milliseconds(5);
+  std::atomic<int> create_calls{0};
+  std::atomic<bool> full{false};
+  opts.inject_error = [&](std::string_view op) {
+    if (!full) return 0;
+    if (op == "spare") return ENOSPC;
+    if (op == "create") return ++create_calls, ENOSPC;
+    return 0;
+  };
+  auto w = open_ok(tmp.path(), opts);
+  full = true;
+  // The spare goes with the first roll; the next cannot be made.
   Status s;
-  for (uint64_t i = 1; i <= 100 && s.ok(); ++i) s = w->save(std::nullopt, {entry(1, i, std::string(200, 'x'))});
+  std::thread writer([&] {
+    for (uint64_t i = 1; i <= 1000 && s.ok(); ++i) {
+      s = w->save(std::nullopt, {entry(1, i, std::string(200, 'x'))});
+      if (i == 1) {
+        EXPECT_FALSE(w->low_space());
+      }
+    }
+  });
+  while (create_calls < 3) std::this_thread::yield();  // waiting for space, trying again
+  w->cancel_waits();
+  writer.join();
   ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("No space left on device"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(".wal.tmp"), std::string::npos) << s.message();
   EXPECT_EQ(w->failure(), s);
-  // What was written before the failed roll is intact (the roll synced it).
+  // What was written before the roll is intact (the roll synced it); no temporary file is left.
   w.reset();
-  armed = false;
+  opts.inject_error = nullptr;
   w = open_ok(tmp.path(), opts);
   EXPECT_FALSE(w->recovered().entries.empty());
+  for (const auto& f : std::filesystem::directory_iterator(tmp.path())) {
+    EXPECT_TRUE(f.path().filename() == "spare.wal.tmp" || f.path().extension() == ".wal") << f.path();
+  }
 }
 
 TEST(Wal, SyncWithNothingWrittenIsFree) {
