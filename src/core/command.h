@@ -176,13 +176,26 @@ struct MemberAddressCmd {
   std::string client_address;  // host:port for RESP clients; "" keeps the one recorded
 };
 
+// ACL SETUSER (core/acl.h): creates the user (off, allowed nothing) if absent, then applies
+// `rules` in order; all or nothing: with a bad rule nothing changes (INVALID_ARGUMENT).
+// -> std::monostate.
+struct AclSetUserCmd {
+  std::string name;
+  std::vector<std::string> rules;
+};
+// ACL DELUSER: removes the named users ("default" cannot be). -> ClearResult (deleted = users
+// removed; the revision does not move).
+struct AclDelUserCmd {
+  std::vector<std::string> names;
+};
+
 // The order of alternatives is the wire op code: append only.
 using CommandBody =
     std::variant<PutCmd, DeleteCmd, MultiPutCmd, MultiDeleteCmd, ClearCmd, ExpireCmd,
                  CounterAddCmd, CounterSetCmd, LeaseGrantCmd, LeaseKeepAliveCmd, LeaseRevokeCmd,
                  LockAcquireCmd, LockReleaseCmd, CampaignCmd, ResignCmd, ProclaimCmd, TxnCmd,
                  CompactCmd, AppendCmd, KeyTtlCmd, ReadCmd, MultiCmd, LeaseRefreshCmd,
-                 MemberAddressCmd>;
+                 MemberAddressCmd, AclSetUserCmd, AclDelUserCmd>;
 
 // One queued command of a MultiCmd.
 struct MultiOp {

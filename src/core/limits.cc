@@ -131,6 +131,14 @@ class Checker {
     }
     return s;
   }
+  Status check(const AclSetUserCmd& c) const {
+    Status s = key(c.name, "user name");
+    if (s.ok()) s = count(c.rules.size(), "an ACL SETUSER");
+    for (const std::string& rule : c.rules) {
+      if (s.ok()) s = key(rule, "ACL rule");
+    }
+    return s;
+  }
   // Carry no client-sized data, or are made by the server itself.
   template <typename T>
   Status check(const T&) const {

@@ -14,9 +14,9 @@ namespace {
 
 constexpr std::string_view kMagic = "DKVS";
 // Version 2 added the exactly-once session table and the member address table at the end,
-// version 3 the members' client addresses after it, version 4 the removed node ids; older
-// images still load.
-constexpr uint8_t kSnapshotVersion = 4;
+// version 3 the members' client addresses after it, version 4 the removed node ids, version 5
+// the ACL users; older images still load.
+constexpr uint8_t kSnapshotVersion = 5;
 
 void write_record_body(ByteWriter& w, const Record& r) {
   RecordMeta m = r.meta();
@@ -136,6 +136,16 @@ std::string StateMachine::save_snapshot() const {
   }
   w.varint(removed_members_.size());
   for (uint64_t node : removed_members_) w.varint(node);
+  w.varint(acl_users_.size());
+  for (const auto& [name, user] : acl_users_) {
+    w.bytes(name);
+    w.u8(static_cast<uint8_t>((user.enabled ? 1 : 0) | (user.nopass ? 2 : 0)));
+    for (const auto* list : {&user.password_hashes, &user.key_patterns, &user.channel_patterns,
+                             &user.command_rules}) {
+      w.varint(list->size());
+      for (const std::string& item : *list) w.bytes(item);
+    }
+  }
 
   w.fixed64(XXH64(out.data(), out.size(), 0));
   return out;
@@ -155,6 +165,7 @@ void StateMachine::reset() {
   member_addresses_.clear();
   member_client_addresses_.clear();
   removed_members_.clear();
+  acl_users_.clear();
   lease_refresh_term_ = 0;
   revision_ = 0;
   compacted_ = 0;
@@ -278,6 +289,20 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
   }
   n = version >= 4 ? r.count(1) : 0;
   for (uint64_t i = 0; i < n && r.ok(); ++i) removed_members_.insert(r.varint());
+  n = version >= 5 ? r.count(6) : 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string name(r.bytes());
+    AclUser user;
+    const uint8_t flags = r.u8();
+    user.enabled = (flags & 1) != 0;
+    user.nopass = (flags & 2) != 0;
+    for (auto* list : {&user.password_hashes, &user.key_patterns, &user.channel_patterns,
+                       &user.command_rules}) {
+      uint64_t items = r.count(1);
+      for (uint64_t j = 0; j < items && r.ok(); ++j) list->emplace_back(r.bytes());
+    }
+    acl_users_[std::move(name)] = std::move(user);
+  }
 
   if (!r.ok()) return corrupt("truncated or malformed body");
   if (!r.at_end()) return corrupt(std::to_string(r.remaining()) + " trailing bytes");

@@ -662,6 +662,39 @@ CommandResult StateMachine::on(Write&, const MemberAddressCmd& c) {
   return CommandResult();
 }
 
+const AclUser* StateMachine::acl_user(std::string_view name) const {
+  static const AclUser kDefault = default_acl_user();
+  auto it = acl_users_.find(std::string(name));
+  if (it != acl_users_.end()) return &it->second;
+  return name == "default" ? &kDefault : nullptr;
+}
+
+absl::btree_map<std::string, AclUser> StateMachine::acl_users() const {
+  absl::btree_map<std::string, AclUser> users = acl_users_;
+  users.try_emplace("default", default_acl_user());
+  return users;
+}
+
+CommandResult StateMachine::on(Write&, const AclSetUserCmd& c) {
+  if (c.name.empty()) return invalid("a user name cannot be empty");
+  const AclUser* existing = acl_user(c.name);
+  AclUser user = existing != nullptr ? *existing : new_acl_user();
+  for (const std::string& rule : c.rules) {
+    if (Status s = apply_acl_rule(&user, rule); !s.ok()) return s;
+  }
+  acl_users_[c.name] = std::move(user);
+  return CommandResult();
+}
+
+CommandResult StateMachine::on(Write&, const AclDelUserCmd& c) {
+  for (const std::string& name : c.names) {
+    if (name == "default") return invalid("The 'default' user cannot be removed");
+  }
+  int64_t deleted = 0;
+  for (const std::string& name : c.names) deleted += static_cast<int64_t>(acl_users_.erase(name));
+  return ClearResult{deleted, revision_};
+}
+
 CommandResult StateMachine::on(Write& w, const LeaseRefreshCmd& c) {
   lease_refresh_term_ = std::max(lease_refresh_term_, c.term);
   for (auto& [id, lease] : leases_) {

@@ -52,6 +52,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/node_hash_map.h"
+#include "core/acl.h"
 #include "core/command.h"
 #include "core/keyspace.h"
 #include "core/label_index.h"
@@ -114,6 +115,10 @@ class StateMachine {
   }
   // Node ids removed from the cluster (forgotten by MemberAddressCmd): never to be reused.
   const absl::btree_set<uint64_t>& removed_members() const { return removed_members_; }
+  // The ACL user `name` (core/acl.h), null if there is none. "default" always exists.
+  const AclUser* acl_user(std::string_view name) const;
+  // Every ACL user by name, "default" included.
+  absl::btree_map<std::string, AclUser> acl_users() const;
 
   // Leader side: up to `limit` keys and up to `limit` leases whose deadline is at or before
   // now_ms. They stay due until an ExpireCmd removes them.
@@ -227,6 +232,8 @@ class StateMachine {
   CommandResult on(Write& w, const MultiCmd& c);
   CommandResult on(Write& w, const LeaseRefreshCmd& c);
   CommandResult on(Write& w, const MemberAddressCmd& c);
+  CommandResult on(Write& w, const AclSetUserCmd& c);
+  CommandResult on(Write& w, const AclDelUserCmd& c);
 
   void reset();
   void rebuild_derived();  // timers, lease attachments, label index (after restore)
@@ -256,6 +263,8 @@ class StateMachine {
   absl::btree_map<uint64_t, std::string> member_addresses_;
   absl::btree_map<uint64_t, std::string> member_client_addresses_;
   absl::btree_set<uint64_t> removed_members_;
+  // ACL users by name; "default" is default_acl_user() until ACL SETUSER changes it.
+  absl::btree_map<std::string, AclUser> acl_users_;
   uint64_t lease_refresh_term_ = 0;
   absl::btree_set<std::pair<int64_t, uint64_t>> sessions_by_use_;  // (last_used_ms, id)
 

@@ -18,6 +18,7 @@ struct Table {
   Table() {
     register_redis_commands(commands);
     register_dkv_commands(commands);
+    register_acl_commands(commands);
     for (size_t i = 0; i < commands.size(); ++i) by_name[commands[i].name] = i;
   }
 };

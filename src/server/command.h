@@ -80,9 +80,10 @@ struct CommandSpec {
 const CommandSpec* find_command(std::string_view name);
 const std::vector<CommandSpec>& all_commands();
 
-// Registration, one function per family (redis_commands.cc, dkv_commands.cc).
+// Registration, one function per family.
 void register_redis_commands(std::vector<CommandSpec>& table);
 void register_dkv_commands(std::vector<CommandSpec>& table);
+void register_acl_commands(std::vector<CommandSpec>& table);  // AUTH, ACL (acl_commands.cc)
 
 // --- helpers every handler uses (command.cc) ---
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "server/acl.h"
 #include "server/replica.h"
 #include "server/server.h"
 
@@ -125,7 +126,10 @@ void Connection::read_more() {
 
 bool Connection::back_pressured() const {
   const Limits& limits = server_.options().limits;
-  return slots_.size() >= limits.max_pipeline || out_.size() >= limits.max_output_bytes / 2;
+  // Until the ACL users are settled (Replica::acl_settled) no request is read: who may run it
+  // is not known yet. Server::start resumes every connection then.
+  return slots_.size() >= limits.max_pipeline || out_.size() >= limits.max_output_bytes / 2 ||
+         !server_.replica().acl_settled();
 }
 
 void Connection::arm_read_wait() {
@@ -167,7 +171,8 @@ void Connection::receive() {
 void Connection::process() {
   processing_ = true;
   auto self = shared_from_this();  // a command may close the connection
-  while (!closed_ && !finishing_ && slots_.size() < server_.options().limits.max_pipeline) {
+  while (!closed_ && !finishing_ && slots_.size() < server_.options().limits.max_pipeline &&
+         server_.replica().acl_settled()) {
     Args args;
     size_t consumed = 0;
     auto status = parser_.parse(std::string_view(in_).substr(in_start_), &args, &consumed);
@@ -219,6 +224,10 @@ void Connection::dispatch(Args args) {
     if (session_.in_multi) session_.multi_failed = true;
     return complete(slot);
   }
+  if (!permitted(*spec, args, out)) {
+    if (session_.in_multi) session_.multi_failed = true;
+    return complete(slot);
+  }
   if (session_.watch_mode() && !is_watch_mode_command(spec->name)) {
     out.error("ERR", "Can't execute '" + spec->name +
                          "': only KV.WATCH / KV.UNWATCH / PING / QUIT are allowed in this context");
@@ -246,11 +255,60 @@ void Connection::execute(const CommandSpec& spec, Args args, const SlotPtr& slot
   run_prepared(std::move(p), slot, session_.protocol);
 }
 
+// Authentication and ACL (acl.h), before a command runs or is queued: NOAUTH, or NOPERM for a
+// command or key outside the user's rules, in Redis's words.
+bool Connection::permitted(const CommandSpec& spec, const Args& args, resp::Writer& out) {
+  const bool exempt = std::find(spec.flags.begin(), spec.flags.end(), "no_auth") != spec.flags.end();
+  if (!session_.auth_decided) {
+    // At the first request (the ACL users are settled by then): the default user's, if it needs
+    // no password.
+    const core::AclUser* d = server_.replica().machine().acl_user("default");
+    session_.authenticated = d->enabled && d->nopass;
+    session_.auth_decided = true;
+  }
+  if (!session_.authenticated) {
+    if (exempt) return true;
+    out.error("NOAUTH", "Authentication required.");
+    return false;
+  }
+  const core::AclUser* user = server_.replica().machine().acl_user(session_.user);
+  if (user == nullptr) {  // deleted since it authenticated
+    session_.authenticated = false;
+    out.error("NOAUTH", "Authentication required: user '" + session_.user + "' no longer exists.");
+    return false;
+  }
+  if (unrestricted(*user)) return true;
+  if (!command_allowed(*user, spec, args)) {
+    std::string name = spec.name;
+    if ((name == "acl" || name == "config" || name == "client") && args.size() > 1) name += "|" + lower(args[1]);
+    out.error("NOPERM", "this user has no permissions to run the '" + name + "' command");
+    return false;
+  }
+  std::vector<KeyAccess> keys;
+  request_keys(spec, args, &keys);
+  if (!keys_allowed(*user, keys)) {
+    out.error("NOPERM", "this user has no permissions to access one of the keys used as arguments");
+    return false;
+  }
+  return true;
+}
+
 // Every client write (a command's, or EXEC's) passes here before it is proposed: one that breaks
-// a size limit is answered with the error naming it and goes no further.
+// a size limit, or names a key outside its user's patterns, is answered with the error naming it
+// and goes no further.
 bool Connection::within_limits(const core::CommandBody& body, const SlotPtr& slot, int protocol) {
   Status s = core::check_write_limits(body, server_.options().limits.write);
-  if (s.ok()) return true;
+  if (s.ok()) {
+    const core::AclUser* user = server_.replica().machine().acl_user(session_.user);
+    if (user == nullptr || unrestricted(*user)) return true;
+    std::vector<KeyAccess> keys;
+    write_keys(body, &keys);
+    if (keys_allowed(*user, keys)) return true;
+    resp::Writer(&slot->reply, protocol)
+        .error("NOPERM", "this user has no permissions to access one of the keys used as arguments");
+    complete(slot);
+    return false;
+  }
   resp::Writer(&slot->reply, protocol).error("ERR", s.message());
   complete(slot);
   return false;
@@ -493,14 +551,25 @@ void Connection::hello(const Args& args, const SlotPtr& slot) {
     i = 2;
   }
   std::string name = session_.name;
+  std::optional<std::pair<std::string, std::string>> auth;
   for (; i < args.size(); ++i) {
     if (iequals(args[i], "auth") && i + 2 < args.size()) {
-      i += 2;  // no users yet: the default user takes any password (Redis's nopass default)
+      auth.emplace(args[i + 1], args[i + 2]);
+      i += 2;
     } else if (iequals(args[i], "setname") && i + 1 < args.size()) {
       name = args[++i];
     } else {
       return err.error("ERR", "Syntax error in HELLO option '" + args[i] + "'");
     }
+  }
+  if (auth) {
+    Status s = authenticate(server_.replica().machine(), auth->first, auth->second, &session_);
+    if (!s.ok()) return err.error("WRONGPASS", s.message());
+  } else if (!session_.authenticated) {
+    return err.error("NOAUTH",
+                     "HELLO must be called with the client already authenticated, otherwise the HELLO "
+                     "<proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                     "select the RESP protocol version at the same time");
   }
   session_.protocol = protocol;
   session_.name = name;

@@ -41,6 +41,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   // Closes the socket now; replies not yet written are dropped.
   void close();
+  // Reads requests again if reading paused for a reason that has passed (Replica::acl_settled).
+  void resume() { read_more(); }
   // Stops reading new requests; closes once every pending reply has been written.
   void finish();
 
@@ -62,6 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_more();
   void arm_read_wait();
   void output_overflow();
+  bool permitted(const CommandSpec& spec, const Args& args, resp::Writer& out);
   bool within_limits(const core::CommandBody& body, const SlotPtr& slot, int protocol);
   void receive();
   bool back_pressured() const;

@@ -422,7 +422,7 @@ Prepared cmd_ctr_add(Context& c) {
   if (!delta) return not_integer(c.out);
   CounterOptions o;
   bool ttl = false;
-  for (size_t i = 3; i < c.args.size(); ++i) {
+  for (size_t i = 3; i < c.args.size(); i += 2) {  // option word, number
     const std::string& w = c.args[i];
     if (i + 1 >= c.args.size()) return syntax_error(c.out);
     auto n = parse_int(c.args[i + 1]);
@@ -440,7 +440,6 @@ Prepared cmd_ctr_add(Context& c) {
     } else {
       return syntax_error(c.out);
     }
-    ++i;
   }
   if (o.min && o.max && *o.min > *o.max) return error(c.out, "ERR", "MIN must not be above MAX");
   return write_of(core::CounterAddCmd{c.args[1], *delta, o}, [](core::CommandResult& r, resp::Writer& out) {
@@ -1177,9 +1176,20 @@ Prepared cmd_session_req(Context& c) {
 void register_dkv_commands(std::vector<CommandSpec>& t) {
   using F = std::vector<std::string>;
   auto add = [&](std::string name, int arity, F flags, int fk, int lk, int step, Prepared (*h)(Context&)) {
-    // ACL categories (protocol.md 2.1): @dkv, plus @write for writes and @read otherwise.
-    const bool writes = std::find(flags.begin(), flags.end(), "write") != flags.end();
-    F categories = {"@dkv", writes ? "@write" : "@read"};
+    // ACL categories (protocol.md 2.1): @dkv; @admin (with @slow, @dangerous) for admin
+    // commands, else @write for writes and @read otherwise; and @watch, @lease, @lock (locks
+    // and elections) by family.
+    auto flagged = [&](const char* f) { return std::find(flags.begin(), flags.end(), f) != flags.end(); };
+    F categories = {"@dkv"};
+    if (flagged("admin")) {
+      // Not @read / @write: a user allowed to read and write keys runs no admin command.
+      categories.insert(categories.end(), {"@admin", "@slow", "@dangerous"});
+    } else {
+      categories.push_back(flagged("write") ? "@write" : "@read");
+    }
+    if (name.starts_with("kv.watch") || name == "kv.unwatch") categories.push_back("@watch");
+    if (name.starts_with("lease.")) categories.push_back("@lease");
+    if (name.starts_with("lock.") || name.starts_with("elect.")) categories.push_back("@lock");
     t.push_back(CommandSpec{std::move(name), arity, std::move(flags), fk, lk, step, h, std::move(categories)});
   };
   const F w = {"write", "fast"};

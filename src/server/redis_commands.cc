@@ -81,7 +81,7 @@ Prepared cmd_config(Context& c) {
     for (size_t i = 2; i < c.args.size(); ++i) {
       for (const auto& [k, v] : known) {
         if (glob_match(c.args[i], k) &&
-            std::none_of(found.begin(), found.end(), [&](const auto& f) { return f.first == k; })) {
+            std::none_of(found.begin(), found.end(), [&, k = k](const auto& f) { return f.first == k; })) {
           found.emplace_back(k, v);
         }
       }
@@ -99,21 +99,6 @@ Prepared cmd_config(Context& c) {
                  "Unknown option or number of arguments for CONFIG SET - '" + c.args[2] + "'");
   }
   return error(c.out, "ERR", "unknown subcommand '" + sub + "'. Try CONFIG HELP.");
-}
-
-// No authentication in this version: Redis's answers when the default user has no password.
-Prepared cmd_auth(Context& c) {
-  if (c.args.size() > 3) return syntax_error(c.out);
-  if (c.args.size() == 2) {
-    return error(c.out, "ERR",
-                 "AUTH <password> called without any password configured for the default user. "
-                 "Are you sure your configuration is correct?");
-  }
-  if (c.args[1] != "default") {
-    return error(c.out, "WRONGPASS", "invalid username-password pair or user is disabled.");
-  }
-  c.out.ok();
-  return immediate();
 }
 
 // --- keyspace reads ---
@@ -557,7 +542,6 @@ void register_redis_commands(std::vector<CommandSpec>& t) {
   add("dbsize", 1, {"readonly", "fast"}, 0, 0, 0, {"@keyspace", "@read", "@fast"}, cmd_dbsize);
   add("flushall", -1, {"write"}, 0, 0, 0, {"@keyspace", "@write", "@slow", "@dangerous"}, cmd_flushall);
   add("flushdb", -1, {"write"}, 0, 0, 0, {"@keyspace", "@write", "@slow", "@dangerous"}, cmd_flushall);
-  add("auth", -2, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, 0, 0, 0, {"@fast", "@connection"}, cmd_auth);
   add("get", 2, {"readonly", "fast"}, 1, 1, 1, {"@read", "@string", "@fast"}, cmd_get);
   add("mget", -2, {"readonly", "fast"}, 1, -1, 1, {"@read", "@string", "@fast"}, cmd_mget);
   add("exists", -2, {"readonly", "fast"}, 1, -1, 1, {"@keyspace", "@read", "@fast"}, cmd_exists);

@@ -116,6 +116,16 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   }
   r->storage_ = std::move(storage).value();
   raft::InitialState initial = r->storage_->take_initial_state();
+  // ACL changes in the log after the snapshot are not in machine_ until applied again: until
+  // then connections wait (acl_settled), or one could get in on users as they were.
+  for (const raft::Entry& e : initial.entries) {
+    if (e.type != raft::EntryType::kNormal || e.data.empty()) continue;
+    auto command = core::decode_command(e.data);
+    if (command.ok() && (std::holds_alternative<core::AclSetUserCmd>(command->body) ||
+                         std::holds_alternative<core::AclDelUserCmd>(command->body))) {
+      r->acl_settled_at_ = initial.entries.back().index;
+    }
+  }
   if (initial.snapshot.meta.index > 0) {
     auto image = raft::read_all(*initial.snapshot.data);
     Status s = image.ok() ? r->machine_.restore_snapshot(*image) : image.status();
@@ -274,6 +284,7 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
   std::vector<Event> events;
   last_result_ = machine_.apply(*command, &events);
   if (std::holds_alternative<core::MemberAddressCmd>(command->body)) sync_peers();
+  note_applied(entry.index);
   if (command->origin.node == options_.node_id && !forwards_.empty()) {
     finish_forward(command->origin.seq, last_result_);
   }
@@ -301,6 +312,12 @@ std::string Replica::apply_entry(const raft::Entry& entry) {
   return {};
 }
 
+void Replica::note_applied(uint64_t index) {
+  if (acl_settled() || index < acl_settled_at_) return;
+  acl_settled_at_ = 0;
+  if (on_acl_settled_) asio::post(io_, on_acl_settled_);  // not from inside apply
+}
+
 void Replica::install(const raft::Snapshot& snapshot) {
   auto image = raft::read_all(*snapshot.data);
   Status s = image.ok() ? machine_.restore_snapshot(*image) : image.status();
@@ -318,6 +335,7 @@ void Replica::install(const raft::Snapshot& snapshot) {
   if (skipped) deliver();
   hub_.reset(machine_.revision());
   snapshot_index_ = snapshot.meta.index;
+  note_applied(snapshot.meta.index);
   std::fprintf(stderr, "dkv: installed the leader's snapshot at index %llu (revision %lld)\n",
                static_cast<unsigned long long>(snapshot.meta.index), static_cast<long long>(machine_.revision()));
   hold_snapshot_in_file(snapshot.meta);

@@ -112,6 +112,11 @@ class Replica {
   void read(ReadDone done);
 
   const core::StateMachine& machine() const { return machine_; }
+  // Whether machine()'s ACL users are as the log on disk has them. False only after a restart
+  // whose log (after the snapshot) holds ACL changes, until they are applied again; then
+  // `on_settled` is posted, once. Connections read no request meanwhile (acl.h).
+  bool acl_settled() const { return acl_settled_at_ == 0; }
+  void on_acl_settled(std::function<void()> on_settled) { on_acl_settled_ = std::move(on_settled); }
   int64_t now_ms() const { return options_.clock(); }
   asio::io_context& io() { return io_; }
 
@@ -204,6 +209,7 @@ class Replica {
   // Notices the disk filling up or space returning (says so on stderr), and asks the WAL to try
   // again for its spare segment once a second while full.
   void watch_disk_space();
+  void note_applied(uint64_t index);  // for acl_settled
   void maybe_finish_shutdown();
   void forward_write(core::CommandBody body, WriteDone done, core::SessionRequest session);
   void on_forwarded(raft::NodeId from, std::string data);
@@ -232,6 +238,8 @@ class Replica {
   bool snapshotting_ = false;
   int64_t snapshot_retry_after_ms_ = 0;  // after a failed snapshot (e.g. a full disk)
   bool disk_full_ = false;               // as last seen by watch_disk_space()
+  uint64_t acl_settled_at_ = 0;          // applied index that settles the ACL users; 0 = settled
+  std::function<void()> on_acl_settled_;
   int64_t space_retry_after_ms_ = 0;
   std::vector<std::function<void(Result<uint64_t>)>> snapshot_waiters_;
 

@@ -86,7 +86,22 @@ Result<std::unique_ptr<Server>> Server::open(asio::io_context& io, Options optio
   auto replica = Replica::open(io, s->options_.replica);
   if (!replica.ok()) return replica.status();
   s->replica_ = std::move(replica).value();
+  s->warn_if_open();
   return s;
+}
+
+// Reachable from other hosts while anyone may connect without a password: said loudly, once, at
+// start-up (the safe default is the loopback address).
+void Server::warn_if_open() const {
+  if (acceptor_.local_endpoint().address().is_loopback()) return;
+  const core::AclUser* d = replica_->machine().acl_user("default");
+  if (!d->enabled || !d->nopass) return;
+  std::fprintf(stderr,
+               "dkv-server: WARNING: listening on %s for clients from other hosts, and the default user "
+               "needs no password: ANYONE WHO CAN REACH THIS PORT CAN READ AND CHANGE EVERYTHING. Set a "
+               "password (ACL SETUSER default on >PASSWORD, or users of your own and ACL SETUSER default "
+               "off), or listen on 127.0.0.1.\n",
+               options_.host.c_str());
 }
 
 uint16_t Server::port() const { return acceptor_.local_endpoint().port(); }
@@ -97,6 +112,10 @@ void Server::start() {
   std::random_device rd;
   for (int i = 0; i < 40; ++i) run_id_ += "0123456789abcdef"[rd() % 16];
   sample_ops();
+  replica_->on_acl_settled([this] {
+    auto connections = connections_;
+    for (auto& [ptr, c] : connections) c->resume();
+  });
   replica_->start();
   admin_->start();
   accept();

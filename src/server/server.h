@@ -87,6 +87,7 @@ class Server {
   void forget(Connection* connection);
 
  private:
+  void warn_if_open() const;
   Server(asio::io_context& io, Options options);
   void accept();
 

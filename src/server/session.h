@@ -16,6 +16,12 @@ struct Session {
   std::string name;      // CLIENT SETNAME
   std::string address;   // peer host:port
   int64_t created_ms = 0;
+  // ACL (acl.h): the user this connection acts as, and whether it has authenticated. A
+  // connection starts authenticated as "default" if that user is on with nopass when its first
+  // request comes (Redis decides at accept; DKV's users may still be settling then).
+  std::string user = "default";
+  bool authenticated = false;
+  bool auth_decided = false;
   std::string last_command;
   // READONLY (as on a Redis Cluster replica): reads are served from this node's applied state
   // at once, without a read index from the leader; they may be stale. READWRITE ends it.

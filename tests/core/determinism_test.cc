@@ -435,6 +435,14 @@ struct CommandPrinter {
   void operator()(const MemberAddressCmd& c) {
     o << "MemberAddress " << c.node << " " << c.raft_address << " " << c.client_address;
   }
+  void operator()(const AclSetUserCmd& c) {
+    o << "AclSetUser " << c.name;
+    for (const std::string& r : c.rules) o << " " << r;
+  }
+  void operator()(const AclDelUserCmd& c) {
+    o << "AclDelUser";
+    for (const std::string& n : c.names) o << " " << n;
+  }
 };
 
 void pr(Out& o, const Command& c) {
@@ -476,7 +484,7 @@ class Workload {
   Command next() {
     Command c;
     c.timestamp_ms = now_;
-    int kind = pick(122);
+    int kind = pick(126);
     if (kind < 18) {
       c.body = put_cmd();
     } else if (kind < 24) {
@@ -528,6 +536,21 @@ class Workload {
       c.body = multi();
     } else if (kind < 120) {
       c.body = LeaseRefreshCmd{};
+    } else if (kind < 123) {
+      static const char* const kRules[] = {
+          "on", "off", "nopass", "resetpass", "~app:*", "~job:*", "allkeys", "resetkeys", "&*",
+          "resetchannels", "+@read", "-set", "+@all", "nocommands", "reset", "no-such-rule",
+          "#5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+          "!5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"};
+      AclSetUserCmd set{pick(3) == 0 ? "default" : pick(2) == 0 ? "alice" : "bob", {}};
+      for (int i = range(0, 4); i > 0; --i) set.rules.push_back(kRules[pick(std::size(kRules))]);
+      c.body = std::move(set);
+    } else if (kind < 124) {
+      AclDelUserCmd del;
+      for (int i = range(1, 2); i > 0; --i) {
+        del.names.push_back(pick(8) == 0 ? "default" : pick(2) == 0 ? "alice" : "bob");
+      }
+      c.body = std::move(del);
     } else {
       c.body = MemberAddressCmd{static_cast<uint64_t>(range(1, 5)),
                                 pick(3) == 0 ? "" : "10.0.0." + std::to_string(range(1, 9)) + ":7071",
@@ -1112,7 +1135,8 @@ TEST(DeterminismTest, SnapshotRestoreAndReplayAgree) {
       "Put",       "Delete",       "MultiPut",    "MultiDelete", "Clear",      "Expire",
       "CounterAdd", "CounterSet",  "LeaseGrant",  "KeepAlive",   "LeaseRevoke", "LockAcquire",
       "LockRelease", "Campaign",   "Resign",      "Proclaim",    "Txn",        "Compact",
-      "Append",    "KeyTtl",       "Read",        "Multi",       "LeaseRefresh", "MemberAddress"};
+      "Append",    "KeyTtl",       "Read",        "Multi",       "LeaseRefresh", "MemberAddress",
+      "AclSetUser", "AclDelUser"};
   static_assert(std::size(kNames) == Coverage::kKinds);
   const bool verbose = std::getenv("DKV_DETERMINISM_VERBOSE") != nullptr;
   for (size_t k = 0; k < Coverage::kKinds; ++k) {

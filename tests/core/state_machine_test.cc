@@ -423,7 +423,8 @@ TEST_F(MachineTest, CommandsRoundTripThroughTheirEncoding) {
       ProclaimCmd{"E", 3, "w"}, TxnCmd{t}, CompactCmd{12}, AppendCmd{"k", "s"},
       KeyTtlCmd{"k", KeyTtlCmd::Mode::kExpireAt, 5, KeyTtlCmd::Cond::kGt}, ReadCmd{{"a", "b"}},
       MultiCmd{{{"w", 4}}, {MultiOp{PutCmd{"a", "1", {}}}, MultiOp{ReadCmd{{"a"}}}}},
-      LeaseRefreshCmd{}, MemberAddressCmd{4, "10.0.0.4:7071", "10.0.0.4:7070"}};
+      LeaseRefreshCmd{}, MemberAddressCmd{4, "10.0.0.4:7071", "10.0.0.4:7070"},
+      AclSetUserCmd{"alice", {"on", "~app:*", "+@read"}}, AclDelUserCmd{{"alice", "bob"}}};
   ASSERT_EQ(bodies.size(), std::variant_size_v<CommandBody>);
   for (const CommandBody& body : bodies) {
     Command c{kT0, body, Origin{3, 1u << 20}, SessionRequest{~0ull, 7, 5}};
@@ -531,9 +532,10 @@ TEST_F(MachineTest, MemberAddressesKeepTheClientAddressAndLoadFromAVersion2Snaps
   // Format 2 ended after the Raft addresses: the same bytes without the (empty) client table.
   StateMachine v2_machine;
   v2_machine.apply(Command{kT0, MemberAddressCmd{3, "10.0.0.3:7071"}}, nullptr);
-  std::string v4 = v2_machine.save_snapshot();
-  ASSERT_EQ(v4.substr(v4.size() - 10, 2), std::string(2, '\0'));  // empty client and removed tables
-  std::string v2 = v4.substr(0, v4.size() - 10);
+  std::string v5 = v2_machine.save_snapshot();
+  // Empty client, removed and ACL user tables.
+  ASSERT_EQ(v5.substr(v5.size() - 11, 3), std::string(3, '\0'));
+  std::string v2 = v5.substr(0, v5.size() - 11);
   v2[4] = 2;  // the version byte, after "DKVS"
   const uint64_t sum = XXH64(v2.data(), v2.size(), 0);
   for (int i = 0; i < 8; ++i) v2.push_back(static_cast<char>(sum >> (8 * i)));
@@ -541,6 +543,41 @@ TEST_F(MachineTest, MemberAddressesKeepTheClientAddressAndLoadFromAVersion2Snaps
   ASSERT_TRUE(loaded.restore_snapshot(v2).ok());
   EXPECT_EQ(loaded.member_addresses().at(3), "10.0.0.3:7071");
   EXPECT_TRUE(loaded.member_client_addresses().empty());
+}
+
+TEST(AclMachineTest, UsersFollowSetUserRulesAndSurviveASnapshot) {
+  StateMachine sm;
+  auto run = [&](CommandBody body) { return sm.apply(Command{kT0, std::move(body)}, nullptr); };
+  // Before any change: the default user, allowed everything, and nobody else.
+  ASSERT_NE(sm.acl_user("default"), nullptr);
+  EXPECT_EQ(*sm.acl_user("default"), default_acl_user());
+  EXPECT_EQ(sm.acl_user("alice"), nullptr);
+  const std::string hash(64, 'a');
+  ASSERT_TRUE(run(AclSetUserCmd{"alice", {"on", "#" + hash, "~app:*", "+@read", "+@write", "-del"}}).status.ok());
+  const AclUser* alice = sm.acl_user("alice");
+  ASSERT_NE(alice, nullptr);
+  EXPECT_TRUE(alice->enabled);
+  EXPECT_FALSE(alice->nopass);
+  EXPECT_EQ(alice->password_hashes, std::vector<std::string>{hash});
+  EXPECT_EQ(alice->key_patterns, std::vector<std::string>{"app:*"});
+  EXPECT_EQ(describe_acl_user(*alice), "on #" + hash + " ~app:* resetchannels -@all +@read +@write -del");
+  // All or nothing: a bad rule changes nothing.
+  EXPECT_EQ(run(AclSetUserCmd{"alice", {"off", "bogus"}}).status.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(sm.acl_user("alice")->enabled);
+  // +@all starts the command rules again; reset makes a new user of it.
+  ASSERT_TRUE(run(AclSetUserCmd{"alice", {"+@all", "-flushall"}}).status.ok());
+  EXPECT_EQ(sm.acl_user("alice")->command_rules, (std::vector<std::string>{"+@all", "-flushall"}));
+  ASSERT_TRUE(run(AclSetUserCmd{"bob", {"reset", "on", "nopass", "allkeys"}}).status.ok());
+  StateMachine restored;
+  ASSERT_TRUE(restored.restore_snapshot(sm.save_snapshot()).ok());
+  EXPECT_EQ(restored.acl_users(), sm.acl_users());
+  EXPECT_EQ(restored.acl_users().size(), 3u);  // default, alice, bob
+  // DELUSER: the default user stays.
+  EXPECT_EQ(run(AclDelUserCmd{{"default"}}).status.code(), Code::kInvalidArgument);
+  CommandResult del = run(AclDelUserCmd{{"alice", "nobody"}});
+  ASSERT_TRUE(del.status.ok());
+  EXPECT_EQ(std::get<ClearResult>(del.body).deleted, 1);
+  EXPECT_EQ(sm.acl_user("alice"), nullptr);
 }
 
 // --- the commands behind Redis's string, expiry and MULTI commands ---

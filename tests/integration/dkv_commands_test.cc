@@ -1343,8 +1343,19 @@ TEST_F(KvTest, CommandInfoDescribesDkvCommands) {
     EXPECT_EQ(entry.elements[5].integer, e.step) << e.name;
     std::vector<std::string> categories;
     for (const Value& cat : entry.elements[6].elements) categories.push_back(cat.str);
-    const bool writes = std::find(e.flags.begin(), e.flags.end(), "write") != e.flags.end();
-    EXPECT_EQ(categories, (std::vector<std::string>{"@dkv", writes ? "@write" : "@read"})) << e.name;
+    // protocol.md 2.1: @dkv; @admin @slow @dangerous, else @write or @read; then the family's.
+    auto flagged = [&](const char* f) { return std::find(e.flags.begin(), e.flags.end(), f) != e.flags.end(); };
+    std::vector<std::string> expected = {"@dkv"};
+    if (flagged("admin")) {
+      expected.insert(expected.end(), {"@admin", "@slow", "@dangerous"});
+    } else {
+      expected.push_back(flagged("write") ? "@write" : "@read");
+    }
+    const std::string name = e.name;
+    if (name == "kv.watch" || name == "kv.unwatch") expected.push_back("@watch");
+    if (name.starts_with("lease.")) expected.push_back("@lease");
+    if (name.starts_with("lock.") || name.starts_with("elect.")) expected.push_back("@lock");
+    EXPECT_EQ(categories, expected) << e.name;
   }
 }
 
