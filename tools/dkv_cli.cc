@@ -38,6 +38,24 @@ struct Globals {
   bool json = false;
 };
 
+// --user / --password ($DKV_USER, $DKV_PASSWORD): every connection authenticates with them.
+struct Login {
+  std::string user = "default";
+  std::string password;
+};
+Login& login() {
+  static Login l;
+  return l;
+}
+
+// Remote options for one node, with the login.
+Remote::Options node_options() {
+  Remote::Options o;
+  o.user = login().user;
+  o.password = login().password;
+  return o;
+}
+
 int fail(const Status& status) {
   std::fprintf(stderr, "dkv: %s\n", status.to_string().c_str());
   return 1;
@@ -52,7 +70,8 @@ void print_json(const Json& json) { print(json.text() + "\n"); }
 
 std::string url_of(const std::string& endpoints) {
   if (endpoints.find("://") != std::string::npos) return endpoints;
-  return "dkv://" + endpoints;
+  if (login().password.empty()) return "dkv://" + endpoints;
+  return "dkv://" + login().user + ":" + login().password + "@" + endpoints;
 }
 
 // Blocks SIGINT and SIGTERM in this thread and every thread started after, so that sigwait
@@ -155,7 +174,7 @@ int print_cluster_status(const std::vector<client::Endpoint>& members, bool json
   for (const client::Endpoint& e : members) {
     Row row;
     row.endpoint = e.to_string();
-    Remote::Options o;
+    Remote::Options o = node_options();
     o.connect_timeout_ms = 500;
     o.request_timeout_ms = 2'000;
     Remote one({e}, o);
@@ -212,7 +231,7 @@ int run_backup(const std::string& endpoints, const std::string& file, bool json)
   std::string list = endpoints.starts_with("dkv://") ? endpoints.substr(6) : endpoints;
   auto members = client::parse_endpoints(list);
   if (!members.ok()) return fail(members.status());
-  Remote::Options o;
+  Remote::Options o = node_options();
   o.request_timeout_ms = 600'000;  // a large store's snapshot takes a while
   o.discover_members = false;      // the backup comes from the node named
   Remote node({members->front()}, o);
@@ -248,7 +267,7 @@ int run_membership(const std::string& endpoints, const std::vector<std::string>&
   Status last(Code::kUnavailable, "no endpoint answered");
   std::optional<resp::Value> listed;
   for (const client::Endpoint& e : *members) {
-    Remote::Options o;
+    Remote::Options o = node_options();
     o.connect_timeout_ms = 500;
     Remote one({e}, o);
     Result<resp::Value> reply = one.raw(command);
@@ -308,6 +327,11 @@ int run(int argc, char** argv) {
                  "host:port[,host:port...] or a URL (dkv://..., embedded://); default "
                  "$DKV_ENDPOINTS, else 127.0.0.1:7070");
   app.add_flag("--json", g.json, "Print JSON instead of tables");
+  if (const char* u = std::getenv("DKV_USER"); u != nullptr && *u != '\0') login().user = u;
+  if (const char* p = std::getenv("DKV_PASSWORD"); p != nullptr) login().password = p;
+  app.add_option("--user", login().user, "Authenticate as this user (default $DKV_USER, else default)");
+  app.add_option("--password", login().password,
+                 "Authenticate with this password (default $DKV_PASSWORD; none: no AUTH)");
 
   // Each subcommand sets `action`; it runs after parsing, with the client connected.
   std::function<int(Client&)> action;

@@ -2,6 +2,8 @@
 //
 //   dkv://host:port[,host:port...]  a server or cluster over RESP3 (dkv::Remote): checks that an
 //                                   endpoint answers, UNAVAILABLE otherwise
+//   dkv://user:password@host:port,...  the same, authenticating as `user` (":password@": the
+//                                   default user), as in redis:// URLs (no %-escapes)
 //   embedded://                     an in-memory store in this process (dkv::Embedded)
 //   embedded:///path                a durable embedded store in directory /path
 //                                   (dkv::Embedded::open: write-ahead log + snapshots)

@@ -29,6 +29,7 @@ enum class Code : unsigned char {
   kNotLeader,        // this replica is not the leader; the message names the leader if known
   kUnavailable,      // the replica cannot take this now (no leader, change pending): retry
   kInternal,         // a bug: please report
+  kPermissionDenied, // authentication failed or required, or the user may not do this (ACL)
 };
 
 // Stable upper-case name of a code, e.g. "NOT_FOUND".

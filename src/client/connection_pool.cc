@@ -70,7 +70,8 @@ Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         timeout_ms = std::max<int64_t>(1, std::min<int64_t>(timeout_ms, left.count()));
       }
-      Result<std::unique_ptr<RespSocket>> socket = RespSocket::open(endpoint, timeout_ms);
+      Result<std::unique_ptr<RespSocket>> socket = RespSocket::open(
+          endpoint, timeout_ms, options_.credentials ? &*options_.credentials : nullptr);
       if (socket.ok() && !discover_on(**socket, Clock::now() + std::chrono::milliseconds(timeout_ms))) {
         socket = (*socket)->error();
       }
@@ -78,6 +79,8 @@ Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
         prefer(endpoint);
         return socket;
       }
+      // A wrong password is as wrong on every member and on every retry.
+      if (socket.code() == Code::kPermissionDenied) return socket.status();
       last = socket.status();
     }
     if (stop && stop()) return Status(Code::kCancelled, "the client closed");

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "client/endpoint.h"
@@ -29,6 +30,8 @@ struct PoolOptions {
   // Asks the server on a fresh connection for more endpoints (Remote: MEMBER.LIST). It must leave
   // the socket ready for the next request, or broken (the connection is then not used).
   std::function<std::vector<Endpoint>(RespSocket&, Deadline)> discover;
+  // Every connection authenticates with these, if set.
+  std::optional<Credentials> credentials;
 };
 
 class ConnectionPool {

@@ -67,7 +67,10 @@ Remote::Remote(std::vector<client::Endpoint> endpoints, Options options)
       pool_(std::move(endpoints),
             client::PoolOptions{options.pool_size, options.connect_timeout_ms, options.backoff_initial_ms,
                                 options.backoff_max_ms,
-                                options.discover_members ? discover_members : nullptr}) {}
+                                options.discover_members ? discover_members : nullptr,
+                                options.password.empty()
+                                    ? std::nullopt
+                                    : std::optional(client::Credentials{options.user, options.password})}) {}
 
 Remote::~Remote() {
   std::unique_ptr<client::WatchStream> watches;

@@ -66,6 +66,10 @@ class Remote final : public Client {
     // Adds every member's client address (MEMBER.LIST) to the endpoints on new connections, so
     // a client given one member of a cluster fails over to the others.
     bool discover_members = true;
+    // Authenticate every connection as `user` with `password` (protocol.md 2.6); an empty
+    // password: no AUTH (the default user needs none out of the box).
+    std::string user = "default";
+    std::string password;
   };
 
   // Does not connect: the first call does (see dkv::connect for a checked start).

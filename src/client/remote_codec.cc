@@ -61,7 +61,8 @@ Status status_from_error(const Value& error) {
       {"FENCED", Code::kFenced},           {"COMPACTED", Code::kCompacted},
       {"LAGGING", Code::kLagging},         {"WRONGTYPE", Code::kWrongType},
       {"NOTLEADER", Code::kNotLeader},     {"UNAVAILABLE", Code::kUnavailable},
-      {"CANCELLED", Code::kCancelled},
+      {"CANCELLED", Code::kCancelled},     {"NOPERM", Code::kPermissionDenied},
+      {"NOAUTH", Code::kPermissionDenied}, {"WRONGPASS", Code::kPermissionDenied},
   };
   for (const Entry& e : kTable) {
     if (code == e.word) return Status(e.code, message);

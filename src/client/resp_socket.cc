@@ -43,7 +43,8 @@ Deadline deadline_after(int64_t ms) {
   return Clock::now() + std::chrono::milliseconds(ms);
 }
 
-Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, int64_t timeout_ms) {
+Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, int64_t timeout_ms,
+                                                     const Credentials* credentials) {
   const Deadline deadline = deadline_after(timeout_ms);
   auto unavailable = [&](const std::string& why) {
     return Status(Code::kUnavailable, "cannot connect to " + endpoint.to_string() + ": " + why);
@@ -89,11 +90,21 @@ Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, i
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
   std::unique_ptr<RespSocket> socket(new RespSocket(fd, endpoint));
-  Status sent = socket->send({{"HELLO", "3"}}, deadline);
+  std::vector<std::string> hello_request = {"HELLO", "3"};
+  if (credentials != nullptr) {
+    hello_request.insert(hello_request.end(), {"AUTH", credentials->user, credentials->password});
+  }
+  Status sent = socket->send({hello_request}, deadline);
   if (!sent.ok()) return sent;
   Result<resp::Value> hello = socket->read_reply(deadline);
   if (!hello.ok()) return hello.status();
-  if (hello->is_error()) return unavailable("HELLO 3 refused: " + hello->str);
+  if (hello->is_error()) {
+    const std::string_view code = hello->error_code();
+    if (code == "WRONGPASS" || code == "NOAUTH") {
+      return Status(Code::kPermissionDenied, "HELLO 3 refused by " + endpoint.to_string() + ": " + hello->str);
+    }
+    return unavailable("HELLO 3 refused: " + hello->str);
+  }
   return socket;
 }
 

@@ -25,10 +25,19 @@ using Deadline = Clock::time_point;
 // `ms` from now; a non-positive `ms` means no deadline.
 Deadline deadline_after(int64_t ms);
 
+// A user and password to authenticate with (HELLO 3 AUTH, protocol.md 2.6).
+struct Credentials {
+  std::string user = "default";
+  std::string password;
+};
+
 class RespSocket {
  public:
-  // Connects (within `timeout_ms`) and switches to RESP3 with HELLO 3. UNAVAILABLE on failure.
-  static Result<std::unique_ptr<RespSocket>> open(const Endpoint& endpoint, int64_t timeout_ms);
+  // Connects (within `timeout_ms`) and switches to RESP3 with HELLO 3, authenticating with
+  // `credentials` if given. PERMISSION_DENIED for a wrong password (or none where one is
+  // needed), UNAVAILABLE for other failures.
+  static Result<std::unique_ptr<RespSocket>> open(const Endpoint& endpoint, int64_t timeout_ms,
+                                                  const Credentials* credentials = nullptr);
   ~RespSocket();
   RespSocket(const RespSocket&) = delete;
   RespSocket& operator=(const RespSocket&) = delete;

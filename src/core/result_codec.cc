@@ -5,7 +5,7 @@
 namespace dkv::core {
 namespace {
 
-constexpr uint8_t kMaxCode = static_cast<uint8_t>(Code::kInternal);
+constexpr uint8_t kMaxCode = static_cast<uint8_t>(Code::kPermissionDenied);
 
 // --- writing ---
 

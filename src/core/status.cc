@@ -20,6 +20,7 @@ std::string_view code_name(Code code) {
     case Code::kNotLeader: return "NOT_LEADER";
     case Code::kUnavailable: return "UNAVAILABLE";
     case Code::kInternal: return "INTERNAL";
+    case Code::kPermissionDenied: return "PERMISSION_DENIED";
   }
   return "UNKNOWN";
 }

@@ -62,6 +62,7 @@ void write_status(resp::Writer& out, const Status& status) {
     case Code::kNotLeader: out.error("NOTLEADER", m); return;
     case Code::kUnavailable: out.error("UNAVAILABLE", m); return;
     case Code::kInternal: out.error("ERR", "internal error: " + m); return;
+    case Code::kPermissionDenied: out.error("NOPERM", m); return;
   }
   out.error("ERR", m);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dkv/connect.h"
 #include "dkv_test_util.h"
 
 namespace dkv::testing {
@@ -216,6 +217,32 @@ TEST(AclTest, UsersAreReplicatedToEveryMember) {
     EXPECT_EQ(m.command({"SET", "c:" + std::to_string(id), "x"}).str, "OK");
     EXPECT_EQ(m.command({"SET", "d:" + std::to_string(id), "x"}).str.rfind("NOPERM", 0), 0u);
   }
+}
+
+TEST(AclTest, TheCppClientAndTheCliLogIn) {
+  DkvServerProcess server;
+  ASSERT_TRUE(server.start());
+  RespConnection admin(server.port());
+  ASSERT_EQ(admin.command({"ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@all"}).str, "OK");
+  ASSERT_EQ(admin.command({"ACL", "SETUSER", "default", "on", ">adminpw"}).str, "OK");
+  const std::string address = "127.0.0.1:" + std::to_string(server.port());
+  auto alice = dkv::connect("dkv://alice:pw@" + address);
+  ASSERT_TRUE(alice.ok()) << alice.status().to_string();
+  ASSERT_TRUE((*alice)->put("app:1", "v").ok());
+  EXPECT_EQ((*alice)->get("app:1")->value, "v");
+  EXPECT_EQ((*alice)->get("other").code(), Code::kPermissionDenied);
+  // A wrong password fails at once, not after retrying every member until the deadline.
+  auto wrong = dkv::connect("dkv://alice:nope@" + address);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.code(), Code::kPermissionDenied);
+  EXPECT_NE(wrong.status().message().find("WRONGPASS"), std::string::npos) << wrong.status().message();
+  auto nobody = dkv::connect("dkv://" + address);
+  EXPECT_EQ(nobody.code(), Code::kPermissionDenied) << nobody.status().to_string();
+  // The CLI: --user / --password, or $DKV_USER / $DKV_PASSWORD.
+  const std::string cli = std::string(DKV_CLI_PATH) + " --endpoints " + address;
+  EXPECT_NE(run_shell(cli + " --user alice --password pw get app:1 2>&1").find("value: v\n"), std::string::npos);
+  EXPECT_NE(run_shell("DKV_PASSWORD=adminpw " + cli + " get app:1 2>&1").find("value: v\n"), std::string::npos);
+  EXPECT_NE(run_shell(cli + " get app:1 2>&1").find("NOAUTH"), std::string::npos);
 }
 
 TEST(AclTest, AServerOpenToOtherHostsWithoutAPasswordSaysSoAtStartUp) {
