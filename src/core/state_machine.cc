@@ -806,8 +806,13 @@ CommandResult StateMachine::on(Write& w, const LockAcquireCmd& c) {
                                        std::to_string(holder.lease) + " with token " +
                                        std::to_string(holder.token));
     }
-    // The holder's lease has run out but its revoke is not applied yet: do it now.
-    revoke(w, find_lease(holder.lease), EventType::kExpire);
+    // The holder's lease has run out but its revoke is not applied yet: do it now. (A lease that
+    // does not exist at all holds nothing: only a damaged snapshot can leave such a lock.)
+    if (Lease* l = find_lease(holder.lease)) {
+      revoke(w, l, EventType::kExpire);
+    } else {
+      release_lock(w, c.name);
+    }
   }
   grant_lock(w, c.name, c.lease);
   return TokenResult{w.revision};
@@ -893,7 +898,11 @@ CommandResult StateMachine::on(Write& w, const CampaignCmd& c) {
       }
     }
     if (e.leader && !lease_alive(e.leader->lease, w.now)) {
-      revoke(w, find_lease(e.leader->lease), EventType::kExpire);
+      if (Lease* l = find_lease(e.leader->lease)) {
+        revoke(w, l, EventType::kExpire);
+      } else {
+        elect_next(w, c.name);  // a leader whose lease does not exist (a damaged snapshot)
+      }
       it = elections_.find(c.name);  // the revoke may have handed over or erased it
     }
   }
