@@ -23,12 +23,15 @@ void SyncThread::submit(Write write, Done done) {
 }
 
 void SyncThread::stop() {
+  bool first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    first = !stopping_;
     stopping_ = true;
   }
   // A write waiting for disk space would keep the join waiting for as long: it fails instead.
-  wal_->cancel_waits();
+  // Only the first stop: after it the Wal may be gone (the destructor stops again).
+  if (first) wal_->cancel_waits();
   cv_.notify_one();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }

@@ -211,13 +211,14 @@ TEST_F(CliTest, WatchPrintsEventsUntilInterrupted) {
 }
 
 TEST_F(CliTest, LeaseKeepaliveRenewsUntilInterrupted) {
-  const int64_t lease = json_int(dkv("--json lease grant 300"), "id");
+  // 1 s: a second CLI process must start and renew in time, also under the sanitizers (-O0).
+  const int64_t lease = json_int(dkv("--json lease grant 1000"), "id");
   ASSERT_GT(lease, 0);
   const std::string id = std::to_string(lease);
   ChildProcess keepalive({DKV_CLI_PATH, "--endpoints", endpoint(), "lease", "keepalive", id});
-  // Renewals every 100 ms: the fifth comes well after the 300 ms TTL would have run out.
+  // Renewals every third of the TTL: the fifth comes well after the TTL would have run out.
   for (int i = 0; i < 5; ++i) {
-    ASSERT_NE(keepalive.wait_for_line("lease " + id + " renewed, ttl 300 ms", 10'000), "") << i;
+    ASSERT_NE(keepalive.wait_for_line("lease " + id + " renewed, ttl 1000 ms", 10'000), "") << i;
   }
   int code = 0;
   dkv("lease ttl " + id, &code);
