@@ -8,7 +8,9 @@
 // it is, checksum and all, is restored as well, which almost always fails the checksum.
 //
 // Asserts: restore returns OK or an error, never crashes, and allocates no single block larger
-// than 64 KiB + 64 x the input; after an error the machine is empty (revision 0, no keys); after
+// than 1 MiB + 1024 x the input (linear: an item as small as one byte on the wire, e.g. an absent
+// value in a session's stored answer, is a few hundred bytes in memory; what this catches is a
+// count or length believed before its bytes are there); after an error the machine is empty (revision 0, no keys); after
 // success, save_snapshot() gives bytes that restore, and save again to the same bytes; and the
 // restored machine serves reads (range, query, leases), reports what is due, and applies the
 // leader's next steps (lease refresh, expiry of what is due, a put, compaction) without
@@ -43,7 +45,7 @@ bool has_valid_trailer(std::string_view bytes) {
 }
 
 Status restore(core::StateMachine& m, std::string_view bytes) {
-  AllocationBound bound((64u << 10) + 64 * bytes.size());
+  AllocationBound bound((1u << 20) + 1024 * bytes.size());
   return m.restore_snapshot(bytes);
 }
 
