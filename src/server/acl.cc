@@ -14,12 +14,6 @@ bool has(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool is_glob_char(char c) { return c == '*' || c == '?' || c == '[' || c == '\\'; }
 
 // The literal start of a glob pattern: every key it matches begins with it.

@@ -85,12 +85,6 @@ bool valid_user_name(std::string_view name) {
   });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
-}
-
 Prepared cmd_acl(Context& c) {
   const Args& a = c.args;
   const std::string sub = lower(a[1]);

@@ -108,13 +108,17 @@ Prepared session_command() {
 Prepared syntax_error(resp::Writer& out) { return error(out, "ERR", "syntax error"); }
 
 Prepared arity_error(resp::Writer& out, std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return error(out, "ERR", "wrong number of arguments for '" + lower + "' command");
+  return error(out, "ERR", "wrong number of arguments for '" + lower(name) + "' command");
 }
 
 Prepared not_integer(resp::Writer& out) {
   return error(out, "ERR", "value is not an integer or out of range");
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 bool iequals(std::string_view a, std::string_view b) {

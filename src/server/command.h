@@ -103,6 +103,8 @@ Prepared arity_error(resp::Writer& out, std::string_view name);
 Prepared not_integer(resp::Writer& out);
 
 bool iequals(std::string_view a, std::string_view b);
+// `s` in ASCII lower case (command names, subcommands, ACL rules).
+std::string lower(std::string_view s);
 // Parses a whole base-10 int64 the way Redis does (no spaces, no '+', no leading zeros but "0").
 std::optional<int64_t> parse_int(std::string_view s);
 // Parses a double the way Redis does (inf, -inf allowed; nan refused).

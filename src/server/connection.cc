@@ -13,12 +13,6 @@ namespace dkv::server {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Redis 7's words for an unknown command, arguments quoted and cut short.
 std::string unknown_command_message(const Args& args) {
   // As Redis 7.0: the arguments share a 128-byte budget; CR and LF become spaces.
