@@ -39,9 +39,11 @@ struct Globals {
 };
 
 // --user / --password ($DKV_USER, $DKV_PASSWORD): every connection authenticates with them.
+// --tls, --cacert, --cert, --key (redis-cli's names): every connection speaks TLS.
 struct Login {
   std::string user = "default";
   std::string password;
+  dkv::client::TlsOptions tls;
 };
 Login& login() {
   static Login l;
@@ -53,6 +55,7 @@ Remote::Options node_options() {
   Remote::Options o;
   o.user = login().user;
   o.password = login().password;
+  o.tls = login().tls;
   return o;
 }
 
@@ -70,8 +73,15 @@ void print_json(const Json& json) { print(json.text() + "\n"); }
 
 std::string url_of(const std::string& endpoints) {
   if (endpoints.find("://") != std::string::npos) return endpoints;
-  if (login().password.empty()) return "dkv://" + endpoints;
-  return "dkv://" + login().user + ":" + login().password + "@" + endpoints;
+  const dkv::client::TlsOptions& tls = login().tls;
+  std::string url = tls.enabled ? "dkvs://" : "dkv://";
+  if (!login().password.empty()) url += login().user + ":" + login().password + "@";
+  url += endpoints;
+  std::string query;
+  for (const auto& [name, file] : {std::pair{"cacert", tls.ca_file}, {"cert", tls.cert_file}, {"key", tls.key_file}}) {
+    if (!file.empty()) query += (query.empty() ? "?" : "&") + std::string(name) + "=" + file;
+  }
+  return url + query;
 }
 
 // Blocks SIGINT and SIGTERM in this thread and every thread started after, so that sigwait
@@ -332,6 +342,12 @@ int run(int argc, char** argv) {
   app.add_option("--user", login().user, "Authenticate as this user (default $DKV_USER, else default)");
   app.add_option("--password", login().password,
                  "Authenticate with this password (default $DKV_PASSWORD; none: no AUTH)");
+  app.add_flag("--tls", login().tls.enabled,
+               "Connect over TLS (servers started with --tls-clients); implied by --cacert and --cert");
+  app.add_option("--cacert", login().tls.ca_file,
+                 "CA certificate(s) that sign the server's certificate (default: the system's)");
+  app.add_option("--cert", login().tls.cert_file, "Client certificate, for servers that ask for one");
+  app.add_option("--key", login().tls.key_file, "The client certificate's private key");
 
   // Each subcommand sets `action`; it runs after parsing, with the client connected.
   std::function<int(Client&)> action;
@@ -971,6 +987,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  dkv::client::TlsOptions& tls = login().tls;
+  tls.enabled = tls.enabled || !tls.ca_file.empty() || !tls.cert_file.empty();  // a file given means TLS
   if (standalone) return standalone();
   if (!action) return 2;
   Result<std::unique_ptr<Client>> client = connect(url_of(g.endpoints));

@@ -6,7 +6,10 @@
 namespace dkv::client {
 
 ConnectionPool::ConnectionPool(std::vector<Endpoint> endpoints, PoolOptions options)
-    : options_(options), endpoints_(std::move(endpoints)) {}
+    : options_(options),
+      tls_(options_.tls.enabled ? TlsContext::create(options_.tls)
+                                : Result<std::shared_ptr<TlsContext>>(std::shared_ptr<TlsContext>())),
+      endpoints_(std::move(endpoints)) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -61,6 +64,7 @@ Result<ConnectionPool::Borrowed> ConnectionPool::borrow(Deadline deadline) {
 
 Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
                                                             const std::function<bool()>& stop) {
+  if (!tls_.ok()) return tls_.status();
   int64_t backoff_ms = options_.backoff_initial_ms;
   for (;;) {
     Status last(Code::kUnavailable, "no endpoints");
@@ -71,7 +75,7 @@ Result<std::unique_ptr<RespSocket>> ConnectionPool::connect(Deadline deadline,
         timeout_ms = std::max<int64_t>(1, std::min<int64_t>(timeout_ms, left.count()));
       }
       Result<std::unique_ptr<RespSocket>> socket = RespSocket::open(
-          endpoint, timeout_ms, options_.credentials ? &*options_.credentials : nullptr);
+          endpoint, timeout_ms, options_.credentials ? &*options_.credentials : nullptr, tls_->get());
       if (socket.ok() && !discover_on(**socket, Clock::now() + std::chrono::milliseconds(timeout_ms))) {
         socket = (*socket)->error();
       }

@@ -32,6 +32,8 @@ struct PoolOptions {
   std::function<std::vector<Endpoint>(RespSocket&, Deadline)> discover;
   // Every connection authenticates with these, if set.
   std::optional<Credentials> credentials;
+  // Every connection speaks TLS, if tls.enabled (client/tls.h).
+  TlsOptions tls;
 };
 
 class ConnectionPool {
@@ -80,6 +82,8 @@ class ConnectionPool {
   bool discover_on(RespSocket& socket, Deadline deadline);
 
   const PoolOptions options_;
+  // From options_.tls: the context, or why it could not be made (every connect() then fails so).
+  Result<std::shared_ptr<TlsContext>> tls_;
   mutable std::mutex mu_;
   std::condition_variable returned_;
   std::vector<Endpoint> endpoints_;  // preferred first

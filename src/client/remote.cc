@@ -70,7 +70,8 @@ Remote::Remote(std::vector<client::Endpoint> endpoints, Options options)
                                 options.discover_members ? discover_members : nullptr,
                                 options.password.empty()
                                     ? std::nullopt
-                                    : std::optional(client::Credentials{options.user, options.password})}) {}
+                                    : std::optional(client::Credentials{options.user, options.password}),
+                                options.tls}) {}
 
 Remote::~Remote() {
   std::unique_ptr<client::WatchStream> watches;

@@ -70,6 +70,8 @@ class Remote final : public Client {
     // password: no AUTH (the default user needs none out of the box).
     std::string user = "default";
     std::string password;
+    // TLS on every connection (client/tls.h): for servers started with --tls-clients.
+    client::TlsOptions tls;
   };
 
   // Does not connect: the first call does (see dkv::connect for a checked start).

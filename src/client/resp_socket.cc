@@ -12,6 +12,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "resp/writer.h"
 
 namespace dkv::client {
@@ -36,6 +40,17 @@ int wait_fd(int fd, short events, Deadline deadline) {
   }
 }
 
+// OpenSSL's words for the two mistakes users make, with what to do.
+std::string explain_tls_failure(std::string why) {
+  if (why.find("wrong version number") != std::string::npos || why.find("packet length too long") != std::string::npos) {
+    why += " (the port does not speak TLS: connect without it?)";
+  } else if (why.find("certificate required") != std::string::npos ||
+             why.find("alert handshake failure") != std::string::npos) {
+    why += " (the server wants a client certificate: give one)";
+  }
+  return why;
+}
+
 }  // namespace
 
 Deadline deadline_after(int64_t ms) {
@@ -44,7 +59,7 @@ Deadline deadline_after(int64_t ms) {
 }
 
 Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, int64_t timeout_ms,
-                                                     const Credentials* credentials) {
+                                                     const Credentials* credentials, const TlsContext* tls) {
   const Deadline deadline = deadline_after(timeout_ms);
   auto unavailable = [&](const std::string& why) {
     return Status(Code::kUnavailable, "cannot connect to " + endpoint.to_string() + ": " + why);
@@ -90,6 +105,9 @@ Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, i
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
   std::unique_ptr<RespSocket> socket(new RespSocket(fd, endpoint));
+  if (tls != nullptr) {
+    if (Status s = socket->handshake(*tls, deadline); !s.ok()) return s;
+  }
   std::vector<std::string> hello_request = {"HELLO", "3"};
   if (credentials != nullptr) {
     hello_request.insert(hello_request.end(), {"AUTH", credentials->user, credentials->password});
@@ -108,7 +126,108 @@ Result<std::unique_ptr<RespSocket>> RespSocket::open(const Endpoint& endpoint, i
   return socket;
 }
 
-RespSocket::~RespSocket() { ::close(fd_); }
+RespSocket::~RespSocket() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ::close(fd_);
+}
+
+Status RespSocket::handshake(const TlsContext& tls, Deadline deadline) {
+  auto failed = [&](const std::string& why) {
+    return Status(Code::kUnavailable, "cannot connect to " + endpoint_.to_string() + ": TLS handshake failed: " + why);
+  };
+  ERR_clear_error();
+  ssl_ = SSL_new(tls.native());
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return failed(openssl_errors("cannot create the TLS session"));
+  SSL_set_connect_state(ssl_);
+  in6_addr address;
+  const bool is_address = ::inet_pton(AF_INET, endpoint_.host.c_str(), &address) == 1 ||
+                          ::inet_pton(AF_INET6, endpoint_.host.c_str(), &address) == 1;
+  if (!is_address) SSL_set_tlsext_host_name(ssl_, endpoint_.host.c_str());  // SNI takes names only
+  if (tls.verify_host()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    const int set = is_address ? X509_VERIFY_PARAM_set1_ip_asc(param, endpoint_.host.c_str())
+                               : X509_VERIFY_PARAM_set1_host(param, endpoint_.host.c_str(), 0);
+    if (set != 1) return failed("cannot check the certificate against '" + endpoint_.host + "'");
+  }
+  for (;;) {
+    const int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) return Status::ok_status();
+    const int error = SSL_get_error(ssl_, rc);
+    short events = error == SSL_ERROR_WANT_READ ? POLLIN : error == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (events == 0) {
+      const long verify = SSL_get_verify_result(ssl_);
+      if (verify != X509_V_OK) return failed(std::string("the server's certificate: ") + X509_verify_cert_error_string(verify));
+      std::string why = openssl_errors(error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN
+                                           ? "the server closed the connection"
+                                           : "protocol error");
+      return failed(explain_tls_failure(why));
+    }
+    const int ready = wait_fd(fd_, events, deadline);
+    if (ready == 0) return failed("timed out");
+    if (ready < 0) return failed(std::strerror(errno));
+  }
+}
+
+RespSocket::Io RespSocket::send_some(const char* data, size_t size) {
+  if (ssl_ == nullptr) {
+    for (;;) {
+      const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+      if (n >= 0) return {Io::kMoved, static_cast<size_t>(n)};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {Io::kWait, 0, POLLOUT};
+      return {Io::kFailed, 0, 0, std::strerror(errno)};
+    }
+  }
+  std::lock_guard lock(ssl_mu_);
+  ERR_clear_error();
+  size_t n = 0;
+  const int rc = SSL_write_ex(ssl_, data, size, &n);
+  if (rc == 1) return {Io::kMoved, n};
+  switch (const int error = SSL_get_error(ssl_, rc)) {
+    case SSL_ERROR_WANT_READ:
+      return {Io::kWait, 0, POLLIN};
+    case SSL_ERROR_WANT_WRITE:
+      return {Io::kWait, 0, POLLOUT};
+    case SSL_ERROR_ZERO_RETURN:
+      return {Io::kClosed};
+    default:
+      return {Io::kFailed, 0, 0,
+              openssl_errors(error == SSL_ERROR_SYSCALL && errno != 0 ? std::strerror(errno) : "TLS error")};
+  }
+}
+
+RespSocket::Io RespSocket::receive_some(char* data, size_t size) {
+  if (ssl_ == nullptr) {
+    for (;;) {
+      const ssize_t n = ::recv(fd_, data, size, 0);
+      if (n > 0) return {Io::kMoved, static_cast<size_t>(n)};
+      if (n == 0) return {Io::kClosed};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {Io::kWait, 0, POLLIN};
+      return {Io::kFailed, 0, 0, std::strerror(errno)};
+    }
+  }
+  std::lock_guard lock(ssl_mu_);
+  ERR_clear_error();
+  errno = 0;
+  size_t n = 0;
+  const int rc = SSL_read_ex(ssl_, data, size, &n);
+  if (rc == 1) return {Io::kMoved, n};
+  switch (SSL_get_error(ssl_, rc)) {
+    case SSL_ERROR_WANT_READ:
+      return {Io::kWait, 0, POLLIN};
+    case SSL_ERROR_WANT_WRITE:
+      return {Io::kWait, 0, POLLOUT};
+    case SSL_ERROR_ZERO_RETURN:
+      return {Io::kClosed};
+    case SSL_ERROR_SYSCALL:
+      // The server closed the socket without a TLS close_notify (as dkv-server does).
+      if (errno == 0 && ERR_peek_error() == 0) return {Io::kClosed};
+      return {Io::kFailed, 0, 0, explain_tls_failure(openssl_errors(errno != 0 ? std::strerror(errno) : "TLS error"))};
+    default:
+      return {Io::kFailed, 0, 0, explain_tls_failure(openssl_errors("TLS error"))};
+  }
+}
 
 void RespSocket::fail(std::string message) {
   std::lock_guard lock(error_mu_);
@@ -132,19 +251,18 @@ Status RespSocket::send(const std::vector<std::vector<std::string>>& requests, D
   }
   size_t written = 0;
   while (written < bytes.size()) {
-    ssize_t n = ::send(fd_, bytes.data() + written, bytes.size() - written, MSG_NOSIGNAL);
-    if (n > 0) {
-      written += static_cast<size_t>(n);
+    Io io = send_some(bytes.data() + written, bytes.size() - written);
+    if (io.outcome == Io::kMoved) {
+      written += io.bytes;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int ready = wait_fd(fd_, POLLOUT, deadline);
+    if (io.outcome == Io::kWait) {
+      int ready = wait_fd(fd_, io.events, deadline);
       if (ready > 0) continue;
       fail(ready == 0 ? "timed out while sending" : std::string("failed: ") + std::strerror(errno));
       return error();
     }
-    fail(std::string("failed: ") + std::strerror(errno));
+    fail(io.outcome == Io::kClosed ? "closed by the server" : "failed: " + io.failure);
     return error();
   }
   return Status::ok_status();
@@ -162,21 +280,20 @@ RespSocket::ReadOutcome RespSocket::read_frame(Deadline deadline, resp::Value* o
       return ReadOutcome::kBroken;
     }
     char chunk[16384];
-    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n > 0) {
-      buffer_.append(chunk, static_cast<size_t>(n));
+    Io io = receive_some(chunk, sizeof chunk);
+    if (io.outcome == Io::kMoved) {
+      buffer_.append(chunk, io.bytes);
       continue;
     }
-    if (n == 0) {
+    if (io.outcome == Io::kClosed) {
       fail("closed by the server");
       return ReadOutcome::kBroken;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      fail(std::string("failed: ") + std::strerror(errno));
+    if (io.outcome == Io::kFailed) {
+      fail("failed: " + io.failure);
       return ReadOutcome::kBroken;
     }
-    int ready = wait_fd(fd_, POLLIN, deadline);
+    int ready = wait_fd(fd_, io.events, deadline);
     if (ready == 0) return ReadOutcome::kTimeout;
     if (ready < 0) {
       fail(std::string("failed: ") + std::strerror(errno));

@@ -1,7 +1,7 @@
-// RespSocket: one blocking TCP connection to a DKV server speaking RESP3. Every wait is bounded
-// by a deadline (poll(2)); a read that times out keeps the bytes received so far, so the
-// connection stays usable. One reader and one writer may use it at once (send() from one
-// thread while another reads); otherwise one user at a time.
+// RespSocket: one blocking TCP connection to a DKV server speaking RESP3, over TLS when given a
+// TlsContext. Every wait is bounded by a deadline (poll(2)); a read that times out keeps the
+// bytes received so far, so the connection stays usable. One reader and one writer may use it at
+// once (send() from one thread while another reads); otherwise one user at a time.
 #pragma once
 
 #include <atomic>
@@ -13,9 +13,12 @@
 #include <vector>
 
 #include "client/endpoint.h"
+#include "client/tls.h"
 #include "dkv/status.h"
 #include "resp/parser.h"
 #include "resp/value.h"
+
+struct ssl_st;  // OpenSSL's SSL
 
 namespace dkv::client {
 
@@ -35,9 +38,10 @@ class RespSocket {
  public:
   // Connects (within `timeout_ms`) and switches to RESP3 with HELLO 3, authenticating with
   // `credentials` if given. PERMISSION_DENIED for a wrong password (or none where one is
-  // needed), UNAVAILABLE for other failures.
+  // needed), UNAVAILABLE for other failures (a failed TLS handshake says why).
   static Result<std::unique_ptr<RespSocket>> open(const Endpoint& endpoint, int64_t timeout_ms,
-                                                  const Credentials* credentials = nullptr);
+                                                  const Credentials* credentials = nullptr,
+                                                  const TlsContext* tls = nullptr);
   ~RespSocket();
   RespSocket(const RespSocket&) = delete;
   RespSocket& operator=(const RespSocket&) = delete;
@@ -67,7 +71,22 @@ class RespSocket {
   RespSocket(int fd, Endpoint endpoint) : fd_(fd), endpoint_(std::move(endpoint)) {}
   void fail(std::string message);
 
+  // One non-blocking transfer on the socket or through TLS.
+  struct Io {
+    enum Outcome { kMoved, kWait, kClosed, kFailed } outcome;
+    size_t bytes = 0;     // kMoved
+    short events = 0;     // kWait: what to poll(2) for
+    std::string failure;  // kFailed
+  };
+  Io send_some(const char* data, size_t size);
+  Io receive_some(char* data, size_t size);
+  Status handshake(const TlsContext& tls, Deadline deadline);
+
   int fd_;
+  ssl_st* ssl_ = nullptr;  // TLS, or null
+  // OpenSSL's SSL object takes one call at a time; the reader's and writer's alternate (neither
+  // holds it while waiting in poll).
+  std::mutex ssl_mu_;
   Endpoint endpoint_;
   std::string buffer_;  // received, not yet consumed by the parser
   resp::ReplyParser parser_;

@@ -51,34 +51,61 @@ const char* event_word(EventType t) {
 
 }  // namespace
 
-Connection::Connection(Server& server, asio::ip::tcp::socket socket)
+Connection::Connection(Server& server, asio::ip::tcp::socket socket, asio::ssl::context* tls)
     : server_(server),
-      socket_(std::move(socket)),
+      stream_(std::move(socket), tls),
       parser_(resp::Limits{.max_request_bytes = server.options().limits.max_request_bytes}) {
   session_.id = server_.next_client_id();
   session_.created_ms = server_.replica().now_ms();
   asio::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) session_.address = ep.address().to_string() + ":" + std::to_string(ep.port());
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 Connection::~Connection() = default;
 
 void Connection::start() {
-  asio::error_code ec;
-  socket_.non_blocking(true, ec);
   read_paused_ = true;  // nothing armed yet: arm and receive
-  read_more();
+  if (!stream_.secure()) {
+    asio::error_code ec;
+    stream_.socket().non_blocking(true, ec);
+    return read_more();
+  }
+  // A client that forgot TLS (plain RESP starts with a letter or '*'; TLS with a handshake
+  // record, 0x16) is told so in plain RESP, instead of seeing the connection just close.
+  stream_.socket().async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) return self->close();
+    unsigned char first = 0;
+    asio::error_code peek;
+    const size_t n = self->stream_.socket().receive(asio::buffer(&first, 1), asio::socket_base::message_peek, peek);
+    if (peek || n == 0) return self->close();
+    if (first != 0x16) {
+      ++self->server_.metrics().tls_handshake_failures;
+      static constexpr std::string_view kPlain =
+          "-ERR this port speaks TLS: connect with TLS (redis-cli --tls, dkv --tls)\r\n";
+      asio::error_code ignored;
+      self->stream_.socket().write_some(asio::buffer(kPlain), ignored);
+      return self->close();
+    }
+    // A client that never completes the handshake holds a connection like an idle one does.
+    self->stream_.async_handshake(Stream::Side::server, [self](const asio::error_code& ec) {
+      if (self->closed_) return;
+      if (ec) {
+        ++self->server_.metrics().tls_handshake_failures;
+        return self->close();
+      }
+      self->read_more();
+    });
+  });
 }
 
 void Connection::close() {
   if (closed_) return;
   closed_ = true;
   drop_watches();
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  stream_.close();
   slots_.clear();
   server_.forget(this);  // may destroy this: nothing after it
 }
@@ -100,7 +127,8 @@ void Connection::drop_watches() {
 // retries a speculative recv before every async_read_some, which on a request/reply connection
 // fails with EAGAIN once per request (a third of the syscalls on the GET path). The wait is
 // armed before each receive, so data arriving in between still wakes it (epoll is
-// edge-triggered in Asio).
+// edge-triggered in Asio). Over TLS, where bytes on the socket are not requests, each wait is an
+// async_read_some (which first returns what OpenSSL has already decrypted).
 void Connection::read_more() {
   if (closed_ || finishing_) return;
   if (!read_paused_) return arm_read_wait();  // a wait armed: its handler receives
@@ -129,7 +157,22 @@ bool Connection::back_pressured() const {
 void Connection::arm_read_wait() {
   if (read_armed_ || closed_ || finishing_) return;
   read_armed_ = true;
-  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+  if (stream_.secure()) {
+    stream_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+      self->read_armed_ = false;
+      if (self->closed_) return;
+      if (ec) return self->close();  // includes end of stream
+      self->on_received(n);
+      if (self->closed_ || self->finishing_) return;
+      if (self->back_pressured()) {
+        self->read_paused_ = true;  // read_more() resumes when replies drain
+        return;
+      }
+      self->arm_read_wait();
+    });
+    return;
+  }
+  stream_.socket().async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
     self->read_armed_ = false;
     if (self->closed_) return;
     if (ec) return self->close();
@@ -144,15 +187,14 @@ void Connection::arm_read_wait() {
 }
 
 void Connection::receive() {
+  if (stream_.secure()) return;  // the armed read receives
   for (;;) {
     asio::error_code ec;
-    const size_t n = socket_.read_some(asio::buffer(read_buf_), ec);
+    const size_t n = stream_.socket().read_some(asio::buffer(read_buf_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return;
     if (ec) return close();  // includes end of stream
-    server_.metrics().net_input_bytes += n;
-    in_.append(read_buf_.data(), n);
     auto self = shared_from_this();  // process() may close the connection
-    process();
+    on_received(n);
     if (closed_ || finishing_) return;
     if (back_pressured()) {
       read_paused_ = true;
@@ -160,6 +202,12 @@ void Connection::receive() {
     }
     if (n < read_buf_.size()) return;  // drained: the armed wait reports what comes next
   }
+}
+
+void Connection::on_received(size_t n) {
+  server_.metrics().net_input_bytes += n;
+  in_.append(read_buf_.data(), n);
+  process();
 }
 
 void Connection::process() {
@@ -404,7 +452,7 @@ void Connection::complete_applied(const SlotPtr& slot) {
   slot->ready = true;
   if (flush_posted_) return;
   flush_posted_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.socket().get_executor(), [self = shared_from_this()] {
     self->flush_posted_ = false;
     self->flush();
   });
@@ -462,7 +510,7 @@ void Connection::start_write() {
   sending_events_ = std::move(out_events_);
   out_events_.clear();
   server_.metrics().net_output_bytes += sending_.size();
-  asio::async_write(socket_, asio::buffer(sending_),
+  stream_.async_write(asio::buffer(sending_),
                     [self = shared_from_this()](const asio::error_code& ec, size_t) {
                       self->writing_ = false;
                       self->sending_events_.clear();

@@ -25,6 +25,7 @@
 #include "resp/parser.h"
 #include "server/command.h"
 #include "server/session.h"
+#include "server/stream.h"
 
 namespace dkv::server {
 
@@ -35,7 +36,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Watch events a client may leave unsent per watch before the watch is cut off (LAGGING).
   static constexpr size_t kMaxUnsentEvents = core::WatchHub::Options{}.max_pending;
 
-  Connection(Server& server, asio::ip::tcp::socket socket);
+  // `tls` null: plain RESP; otherwise the connection starts with the TLS handshake.
+  Connection(Server& server, asio::ip::tcp::socket socket, asio::ssl::context* tls);
   ~Connection();
 
   void start();
@@ -67,6 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool permitted(const CommandSpec& spec, const Args& args, resp::Writer& out);
   bool within_limits(const core::CommandBody& body, const SlotPtr& slot, int protocol);
   void receive();
+  void on_received(size_t n);
   bool back_pressured() const;
   void process();
   void dispatch(Args args);
@@ -98,7 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void reset_transaction();
 
   Server& server_;
-  asio::ip::tcp::socket socket_;
+  Stream stream_;
   Session session_;
   resp::RequestParser parser_;
   std::string in_;
@@ -111,7 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<int64_t, size_t> sending_events_;
   bool writing_ = false;
   bool flush_posted_ = false;  // complete_applied() scheduled a flush
-  bool read_armed_ = false;   // an async_wait for readability is pending
+  bool read_armed_ = false;   // an async_wait for readability (TLS: a read) is pending
   bool read_paused_ = false;  // reading stopped (back-pressure): read_more() must receive
   bool processing_ = false;
   bool finishing_ = false;  // QUIT, a protocol error or shutdown: no more requests

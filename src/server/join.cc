@@ -12,8 +12,8 @@ std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) +
 
 JoinRequest::JoinRequest(asio::io_context& io, std::vector<std::pair<std::string, uint16_t>> members,
                          uint64_t node_id, std::string raft_address,
-                         std::function<void(Addresses)> learned)
-    : io_(io), members_(std::move(members)), learned_(std::move(learned)), retry_(io) {
+                         std::function<void(Addresses)> learned, std::shared_ptr<asio::ssl::context> tls)
+    : io_(io), members_(std::move(members)), learned_(std::move(learned)), retry_(io), tls_(std::move(tls)) {
   request_ = "*3\r\n" + bulk("MEMBER.ADD") + bulk(std::to_string(node_id)) + bulk(raft_address) +
              "*1\r\n" + bulk("MEMBER.LIST");
 }
@@ -28,26 +28,36 @@ void JoinRequest::try_member(size_t i) {
     });
     return;
   }
-  socket_ = std::make_unique<tcp::socket>(io_);
+  stream_ = std::make_unique<Stream>(tcp::socket(io_), tls_.get());
   buffer_.clear();
   replies_.clear();
   parser_.reset();
   asio::error_code ec;
   auto address = asio::ip::make_address(members_[i].first, ec);
   if (ec) return try_member(i + 1);
-  socket_->async_connect(tcp::endpoint(address, members_[i].second),
-                         [self = shared_from_this(), i](const asio::error_code& ec) {
-                           if (ec) return self->try_member(i + 1);
-                           asio::async_write(*self->socket_, asio::buffer(self->request_),
-                                             [self, i](const asio::error_code& ec, size_t) {
-                                               if (ec) return self->try_member(i + 1);
-                                               self->read_replies(i);
-                                             });
-                         });
+  stream_->socket().async_connect(tcp::endpoint(address, members_[i].second), [self = shared_from_this(),
+                                                                               i](const asio::error_code& ec) {
+    if (ec) return self->try_member(i + 1);
+    self->stream_->expect_host(self->members_[i].first);
+    self->stream_->async_handshake(Stream::Side::client, [self, i](const asio::error_code& ec) {
+      if (ec) {
+        if (ec.message() != self->last_failure_) {
+          self->last_failure_ = ec.message();
+          std::fprintf(stderr, "dkv-server: cannot ask %s:%u to add this node: TLS handshake failed: %s\n",
+                       self->members_[i].first.c_str(), self->members_[i].second, ec.message().c_str());
+        }
+        return self->try_member(i + 1);
+      }
+      self->stream_->async_write(asio::buffer(self->request_), [self, i](const asio::error_code& ec, size_t) {
+        if (ec) return self->try_member(i + 1);
+        self->read_replies(i);
+      });
+    });
+  });
 }
 
 void JoinRequest::read_replies(size_t i) {
-  socket_->async_read_some(asio::buffer(chunk_), [self = shared_from_this(), i](
+  stream_->async_read_some(asio::buffer(chunk_), [self = shared_from_this(), i](
                                                      const asio::error_code& ec, size_t n) {
     if (ec) return self->try_member(i + 1);
     self->buffer_.append(self->chunk_, n);
@@ -66,7 +76,7 @@ void JoinRequest::read_replies(size_t i) {
 }
 
 void JoinRequest::finish(size_t i) {
-  socket_.reset();
+  stream_.reset();
   const std::string where = members_[i].first + ":" + std::to_string(members_[i].second);
   const resp::Value& added = replies_[0];
   const bool member = added.str == "OK" ||

@@ -2,7 +2,9 @@
 // protocol, to add it (MEMBER.ADD <id> <raft address>), trying each given member in turn until
 // one (the leader) accepts, and again every second while none does. With the same request it
 // asks for MEMBER.LIST: the new node has no --bootstrap list, and must know the members' Raft
-// addresses to answer the leader at all. A node that is already a member stops asking.
+// addresses to answer the leader at all. A node that is already a member stops asking. Given a
+// TLS context (the members' client ports speak TLS), each request goes over TLS, checking that
+// the member's certificate names the address asked.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <asio.hpp>
 
 #include "resp/parser.h"
+#include "server/stream.h"
 
 namespace dkv::server {
 
@@ -25,7 +28,8 @@ class JoinRequest : public std::enable_shared_from_this<JoinRequest> {
   // `members`: client addresses (host, port) of running members. `learned` receives the
   // members' Raft addresses once a member has added this node.
   JoinRequest(asio::io_context& io, std::vector<std::pair<std::string, uint16_t>> members,
-              uint64_t node_id, std::string raft_address, std::function<void(Addresses)> learned);
+              uint64_t node_id, std::string raft_address, std::function<void(Addresses)> learned,
+              std::shared_ptr<asio::ssl::context> tls = nullptr);
   void start();
 
  private:
@@ -38,7 +42,9 @@ class JoinRequest : public std::enable_shared_from_this<JoinRequest> {
   std::function<void(Addresses)> learned_;
   std::string request_;
   asio::steady_timer retry_;
-  std::unique_ptr<asio::ip::tcp::socket> socket_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::string last_failure_;  // the TLS failure logged last
+  std::unique_ptr<Stream> stream_;
   std::string buffer_;
   char chunk_[4096];
   resp::ReplyParser parser_;

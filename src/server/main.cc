@@ -134,7 +134,30 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 24))->group("Limits");
   app.add_option("--max-query-results", limits.max_query_results, "Items in one QUERY or KV.RANGE reply (page with LIMIT)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 30))->group("Limits");
+  // TLS (server/tls.h; docs/protocol.md 2.7).
+  dkv::server::TlsOptions tls;
+  std::string auth_clients = "no";
+  app.add_flag("--tls-clients", tls.clients, "The client port speaks TLS (needs --tls-cert-file and --tls-key-file)")
+      ->group("TLS");
+  app.add_flag("--tls-peers", tls.peers,
+               "Members talk mutual TLS on the Raft port: each presents its certificate and requires the "
+               "other's, signed by --tls-ca-cert-file")
+      ->group("TLS");
+  app.add_option("--tls-cert-file", tls.cert_file, "This node's certificate (chain), PEM")->group("TLS");
+  app.add_option("--tls-key-file", tls.key_file, "This node's private key, PEM (not encrypted)")->group("TLS");
+  app.add_option("--tls-ca-cert-file", tls.ca_file,
+                 "CA certificates (PEM) trusted for peers' and clients' certificates")
+      ->group("TLS");
+  app.add_option("--tls-auth-clients", auth_clients,
+                 "Client certificates on the client port: no (not asked for), optional (checked when sent), "
+                 "yes (required)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"no", "optional", "yes"}))
+      ->group("TLS");
   CLI11_PARSE(app, argc, argv);
+  tls.auth_clients = auth_clients == "yes"        ? dkv::server::TlsOptions::ClientAuth::kYes
+                     : auth_clients == "optional" ? dkv::server::TlsOptions::ClientAuth::kOptional
+                                                  : dkv::server::TlsOptions::ClientAuth::kNo;
 
   auto fail = [](const std::string& message) {
     std::fprintf(stderr, "dkv-server: %s\n", message.c_str());
@@ -185,6 +208,18 @@ int main(int argc, char** argv) {
     }
   }
   options.limits = limits;
+  options.tls = tls;
+  if (std::string missing = tls.check(); !missing.empty()) return fail(missing);
+  // A joining node asks members on their client ports: over TLS when those speak it.
+  std::shared_ptr<asio::ssl::context> join_tls;
+  if (!join.empty() && tls.clients) {
+    if (tls.ca_file.empty()) {
+      return fail("--join with --tls-clients needs --tls-ca-cert-file (to check the members' certificates)");
+    }
+    auto context = dkv::server::make_peer_context(tls, false);
+    if (!context.ok()) return fail(context.status().message());
+    join_tls = std::move(context).value();
+  }
   if (!advertise_client.empty()) {
     auto advertised = parse_address("--advertise-client", advertise_client);
     if (!advertised.ok()) return fail(advertised.status().message());
@@ -261,13 +296,14 @@ int main(int argc, char** argv) {
   if (!join_members.empty() && !s.replica().recovered_state()) {
     dkv::server::Replica* replica = &s.replica();
     std::make_shared<dkv::server::JoinRequest>(io, join_members, node_id, replica->raft_address(),
-                                               [replica](auto addresses) { replica->learn_addresses(addresses); })
+                                               [replica](auto addresses) { replica->learn_addresses(addresses); },
+                                               join_tls)
         ->start();
   }
-  std::printf("dkv-server: node %llu ready: clients %s:%u, raft %s:%u, admin %s:%u, data %s\n",
-              static_cast<unsigned long long>(node_id), options.host.c_str(), s.port(),
-              options.replica.raft_host.c_str(), s.replica().raft_port(), options.admin_host.c_str(),
-              s.admin_port(), data_dir.c_str());
+  std::printf("dkv-server: node %llu ready: clients %s:%u%s, raft %s:%u%s, admin %s:%u, data %s\n",
+              static_cast<unsigned long long>(node_id), options.host.c_str(), s.port(), tls.clients ? " (TLS)" : "",
+              options.replica.raft_host.c_str(), s.replica().raft_port(), tls.peers ? " (TLS)" : "",
+              options.admin_host.c_str(), s.admin_port(), data_dir.c_str());
   std::fflush(stdout);
   io.run();
   if (!s.replica().failure().ok()) {

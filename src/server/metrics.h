@@ -33,6 +33,7 @@ class Metrics {
   uint64_t connections_received = 0;
   uint64_t rejected_connections = 0;  // refused at --max-clients
   uint64_t output_overflows = 0;      // closed past --max-output-bytes
+  uint64_t tls_handshake_failures = 0;  // client connections closed by a failed TLS handshake
   uint64_t net_input_bytes = 0;
   uint64_t net_output_bytes = 0;
   uint64_t keyspace_hits = 0;    // key reads (Redis GET family) that found the key

@@ -1,11 +1,13 @@
 #include "server/raft_transport.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "raft/codec.h"
+#include "server/stream.h"
 
 namespace dkv::server {
 
@@ -30,10 +32,11 @@ uint32_t get_u32(const char* p) {
 }  // namespace
 
 struct RaftTransport::Peer {
-  explicit Peer(asio::io_context& io) : socket(io) {}
   raft::NodeId id = 0;
+  std::string host;  // as given: what its certificate must name
   tcp::endpoint endpoint;
-  tcp::socket socket;
+  std::unique_ptr<Stream> stream;  // the current connection, from connect()
+  std::string last_failure;        // the TLS failure logged last ("" after a success)
   bool connected = false;
   bool connecting = false;
   bool writing = false;
@@ -47,20 +50,30 @@ struct RaftTransport::Peer {
 class RaftTransport::Inbound : public std::enable_shared_from_this<Inbound> {
  public:
   Inbound(RaftTransport* owner, tcp::socket socket)
-      : owner_(owner), alive_(owner->alive_), socket_(std::move(socket)) {}
+      : owner_(owner), alive_(owner->alive_), stream_(std::move(socket), owner->accept_tls_.get()) {}
 
-  void start() { read_more(); }
-  void close() {
-    asio::error_code ec;
-    socket_.close(ec);
+  void start() {
+    asio::error_code ignored;
+    auto remote = stream_.socket().remote_endpoint(ignored);
+    stream_.async_handshake(Stream::Side::server, [this, self = shared_from_this(), remote](const asio::error_code& ec) {
+      if (!*alive_) return;
+      if (ec || owner_->closed_) {
+        if (ec && ec != asio::error::operation_aborted) {
+          owner_->log_inbound_failure(remote.address().to_string() + ":" + std::to_string(remote.port()), ec);
+        }
+        return finish();
+      }
+      read_more();
+    });
   }
+  void close() { stream_.close(); }
 
  private:
   void read_more() {
     auto self = shared_from_this();
     size_t old = buf_.size();
     buf_.resize(old + 64 * 1024);
-    socket_.async_read_some(asio::buffer(buf_.data() + old, 64 * 1024),
+    stream_.async_read_some(asio::buffer(buf_.data() + old, 64 * 1024),
                             [this, self, old](const asio::error_code& ec, size_t n) {
                               if (!*alive_) return;
                               buf_.resize(old + n);
@@ -99,12 +112,27 @@ class RaftTransport::Inbound : public std::enable_shared_from_this<Inbound> {
 
   RaftTransport* owner_;
   std::shared_ptr<bool> alive_;
-  tcp::socket socket_;
+  Stream stream_;
   std::string buf_;
 };
 
-RaftTransport::RaftTransport(asio::io_context& io, Handler on_message)
-    : io_(io), on_message_(std::move(on_message)), acceptor_(io) {}
+RaftTransport::RaftTransport(asio::io_context& io, Handler on_message,
+                             std::shared_ptr<asio::ssl::context> accept_tls,
+                             std::shared_ptr<asio::ssl::context> connect_tls)
+    : io_(io),
+      on_message_(std::move(on_message)),
+      acceptor_(io),
+      accept_tls_(std::move(accept_tls)),
+      connect_tls_(std::move(connect_tls)) {}
+
+void RaftTransport::log_inbound_failure(const std::string& from, const asio::error_code& ec) {
+  ++stats_.tls_failures;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_inbound_log_) return;
+  next_inbound_log_ = now + std::chrono::seconds(10);
+  std::fprintf(stderr, "dkv-server: refused a Raft connection from %s: TLS handshake failed: %s\n", from.c_str(),
+               ec.message().c_str());
+}
 
 RaftTransport::~RaftTransport() { close(); }
 
@@ -155,8 +183,9 @@ void RaftTransport::set_peer(raft::NodeId id, const std::string& host, uint16_t 
     address = results.begin()->endpoint().address();
   }
   remove_peer(id);
-  auto peer = std::make_shared<Peer>(io_);
+  auto peer = std::make_shared<Peer>();
   peer->id = id;
+  peer->host = host;
   peer->endpoint = tcp::endpoint(address, port);
   peers_[id] = peer;
 }
@@ -165,8 +194,7 @@ void RaftTransport::remove_peer(raft::NodeId id) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
   it->second->removed = true;
-  asio::error_code ec;
-  it->second->socket.close(ec);
+  if (it->second->stream) it->second->stream->close();
   peers_.erase(it);
 }
 
@@ -223,14 +251,35 @@ void RaftTransport::enqueue(const raft::Message& m) {
 
 void RaftTransport::connect(const std::shared_ptr<Peer>& peer) {
   peer->connecting = true;
-  peer->socket = tcp::socket(io_);
-  peer->socket.async_connect(peer->endpoint, [this, peer, alive = alive_](const asio::error_code& ec) {
-    peer->connecting = false;
+  peer->stream = std::make_unique<Stream>(tcp::socket(io_), connect_tls_.get());
+  peer->stream->socket().async_connect(peer->endpoint, [this, peer, alive = alive_](const asio::error_code& ec) {
     if (!*alive || peer->removed || closed_) return;
-    if (ec) return fail(peer);
-    peer->socket.set_option(tcp::no_delay(true));
-    peer->connected = true;
-    flush(peer);
+    if (ec) {
+      peer->connecting = false;
+      return fail(peer);
+    }
+    asio::error_code ignored;
+    peer->stream->socket().set_option(tcp::no_delay(true), ignored);
+    peer->stream->expect_host(peer->host);
+    peer->stream->async_handshake(Stream::Side::client, [this, peer, alive](const asio::error_code& ec) {
+      peer->connecting = false;
+      if (!*alive || peer->removed || closed_) return;
+      if (ec) {
+        if (peer->stream->secure()) {
+          ++stats_.tls_failures;
+          if (ec.message() != peer->last_failure) {
+            peer->last_failure = ec.message();
+            std::fprintf(stderr, "dkv-server: cannot reach member %llu at %s:%u: TLS handshake failed: %s\n",
+                         static_cast<unsigned long long>(peer->id), peer->host.c_str(), peer->endpoint.port(),
+                         ec.message().c_str());
+          }
+        }
+        return fail(peer);
+      }
+      peer->last_failure.clear();
+      peer->connected = true;
+      flush(peer);
+    });
   });
 }
 
@@ -239,7 +288,7 @@ void RaftTransport::flush(const std::shared_ptr<Peer>& peer) {
   peer->writing = true;
   peer->writing_buf.swap(peer->queued);
   peer->queued.clear();
-  asio::async_write(peer->socket, asio::buffer(peer->writing_buf),
+  peer->stream->async_write(asio::buffer(peer->writing_buf),
                     [this, peer, alive = alive_](const asio::error_code& ec, size_t) {
                       peer->writing = false;
                       peer->writing_buf.clear();
@@ -250,8 +299,7 @@ void RaftTransport::flush(const std::shared_ptr<Peer>& peer) {
 }
 
 void RaftTransport::fail(const std::shared_ptr<Peer>& peer) {
-  asio::error_code ignored;
-  peer->socket.close(ignored);
+  if (peer->stream) peer->stream->close();
   peer->connected = false;
   peer->queued.clear();
   peer->retry_after = std::chrono::steady_clock::now() + kReconnectBackoff;
@@ -265,7 +313,7 @@ void RaftTransport::close() {
   acceptor_.close(ec);
   for (auto& [id, peer] : peers_) {
     peer->removed = true;
-    peer->socket.close(ec);
+    if (peer->stream) peer->stream->close();
   }
   peers_.clear();
   for (auto& [ptr, in] : inbound_) in->close();

@@ -8,11 +8,17 @@
 // retried after a back-off; Raft's own retries (heartbeats, probes) recover. Incoming frames
 // that do not decode, or that declare more than kMaxFrameBytes, close that connection.
 //
+// With TLS contexts (server/tls.h, --tls-peers) every connection is mutual TLS: the accepting
+// side requires the connecting member's certificate, and the connecting side checks that the
+// accepting member's certificate names the address it dialled. A failed handshake is logged
+// (once per peer and reason, at most every 10 s for inbound ones) and counted.
+//
 // For fault tests, set_faults() makes the transport behave like a bad network: messages to or
 // from blocked peers are dropped (a partition, without touching the kernel's network), a share
 // of the others is lost, and the rest can be delayed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -23,6 +29,7 @@
 #include <string>
 
 #include <asio.hpp>
+#include <asio/ssl/context.hpp>
 
 #include "dkv/status.h"
 #include "raft/types.h"
@@ -45,7 +52,10 @@ class RaftTransport {
     std::string to_string() const;  // "blocked=2,3 loss=10% delay=20ms"
   };
 
-  RaftTransport(asio::io_context& io, Handler on_message);
+  // `accept_tls` / `connect_tls` null: plain TCP (both or neither are given).
+  RaftTransport(asio::io_context& io, Handler on_message,
+                std::shared_ptr<asio::ssl::context> accept_tls = nullptr,
+                std::shared_ptr<asio::ssl::context> connect_tls = nullptr);
   ~RaftTransport();
   RaftTransport(const RaftTransport&) = delete;
   RaftTransport& operator=(const RaftTransport&) = delete;
@@ -71,6 +81,7 @@ class RaftTransport {
     uint64_t frames_received = 0;
     uint64_t frames_dropped = 0;  // queue full or peer unreachable
     uint64_t frames_faulted = 0;  // dropped by set_faults()
+    uint64_t tls_failures = 0;    // handshakes that failed, either way
   };
   const Stats& stats() const { return stats_; }
 
@@ -83,10 +94,14 @@ class RaftTransport {
   void flush(const std::shared_ptr<Peer>& peer);
   void fail(const std::shared_ptr<Peer>& peer);
   void enqueue(const raft::Message& m);
+  void log_inbound_failure(const std::string& from, const asio::error_code& ec);
 
   asio::io_context& io_;
   Handler on_message_;
   asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<asio::ssl::context> accept_tls_;
+  std::shared_ptr<asio::ssl::context> connect_tls_;
+  std::chrono::steady_clock::time_point next_inbound_log_{};
   std::map<raft::NodeId, std::shared_ptr<Peer>> peers_;
   std::map<Inbound*, std::shared_ptr<Inbound>> inbound_;
   Stats stats_;

@@ -86,6 +86,16 @@ Replica::~Replica() {
 }
 
 Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options options) {
+  // Certificates first: a bad one is found before the data directory is touched.
+  std::shared_ptr<asio::ssl::context> accept_tls, connect_tls;
+  if (options.peer_tls.peers) {
+    auto accepting = make_peer_context(options.peer_tls, true);
+    if (!accepting.ok()) return accepting.status();
+    auto connecting = make_peer_context(options.peer_tls, false);
+    if (!connecting.ok()) return connecting.status();
+    accept_tls = std::move(accepting).value();
+    connect_tls = std::move(connecting).value();
+  }
   Status claimed = claim_data_dir(options.data_dir, options.node_id);
   if (!claimed.ok()) return claimed;
 
@@ -139,9 +149,9 @@ Result<std::unique_ptr<Replica>> Replica::open(asio::io_context& io, Options opt
   r->hub_.reset(r->machine_.revision());
 
   Replica* self = r.get();
-  r->transport_ = std::make_unique<RaftTransport>(io, [self](raft::Message m) {
-    if (self->node_) self->node_->step(std::move(m));
-  });
+  r->transport_ = std::make_unique<RaftTransport>(
+      io, [self](raft::Message m) { if (self->node_) self->node_->step(std::move(m)); }, std::move(accept_tls),
+      std::move(connect_tls));
   Status listening = r->transport_->listen(o.raft_host, o.raft_port);
   if (!listening.ok()) {
     return Status(listening.code(), "cannot listen for Raft peers on " + o.raft_host + ":" +

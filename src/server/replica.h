@@ -43,6 +43,7 @@
 #include "dkv/status.h"
 #include "server/raft_node.h"
 #include "server/raft_transport.h"
+#include "server/tls.h"
 #include "server/wal_storage.h"
 
 namespace dkv::server {
@@ -80,6 +81,8 @@ class Replica {
     // host:port RESP clients reach this node at: once a member, the node records it in the
     // replicated member table (MEMBER.LIST), so clients discover every member from one. "" none.
     std::string client_address;
+    // Mutual TLS between members when peer_tls.peers (server/tls.h).
+    TlsOptions peer_tls;
     core::WatchHub::Options watch;
     // Milliseconds since the Unix epoch; the system clock when empty. Tests inject their own.
     std::function<int64_t()> clock;

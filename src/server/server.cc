@@ -67,6 +67,15 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::open(asio::io_context& io, Options options) {
   std::unique_ptr<Server> s(new Server(io, std::move(options)));
+  if (std::string missing = s->options_.tls.check(); !missing.empty()) {
+    return Status(Code::kInvalidArgument, missing);
+  }
+  if (s->options_.tls.clients) {
+    auto tls = make_client_port_context(s->options_.tls);
+    if (!tls.ok()) return tls.status();
+    s->client_tls_ = std::move(tls).value();
+  }
+  s->options_.replica.peer_tls = s->options_.tls;
   // Client and admin ports first: a busy port is found before the data directory is touched.
   auto ep = resolve(io, s->options_.host, s->options_.port);
   if (!ep.ok()) return ep.status();
@@ -137,12 +146,13 @@ void Server::accept() {
     if (connections_.size() >= options_.limits.max_clients) {
       // Redis's words; a best-effort write on a fresh socket, which has room for it.
       ++metrics_.rejected_connections;
+      // (Over TLS the words would not be read: the connection is just closed.)
       static constexpr std::string_view kRefusal = "-ERR max number of clients reached\r\n";
       asio::error_code ignored;
-      socket.write_some(asio::buffer(kRefusal), ignored);
+      if (!client_tls_) socket.write_some(asio::buffer(kRefusal), ignored);
       socket.close(ignored);
     } else {
-      auto c = std::make_shared<Connection>(*this, std::move(socket));
+      auto c = std::make_shared<Connection>(*this, std::move(socket), client_tls_.get());
       connections_[c.get()] = c;
       c->start();
     }
@@ -297,6 +307,7 @@ std::string Server::info(const std::vector<std::string>& asked) const {
     line("instantaneous_ops_per_sec", ops_per_sec());
     line("rejected_connections", static_cast<int64_t>(metrics_.rejected_connections));
     line("client_output_buffer_limit_disconnections", static_cast<int64_t>(metrics_.output_overflows));
+    line("tls_handshake_failures", static_cast<int64_t>(metrics_.tls_handshake_failures));
     line("expired_keys", replica_->expired_keys());
     line("evicted_keys", 0);
     line("keyspace_hits", static_cast<int64_t>(metrics_.keyspace_hits));

@@ -18,6 +18,7 @@
 #include "core/limits.h"
 #include "server/metrics.h"
 #include "server/replica.h"
+#include "server/tls.h"
 
 namespace dkv::server {
 
@@ -54,6 +55,8 @@ class Server {
     // Lets the admin port's POST /debug/network simulate partitions, loss and delay (tests).
     bool fault_injection = false;
     Limits limits;
+    // TLS on the client port (tls.clients) and the Raft port (tls.peers); server/tls.h.
+    TlsOptions tls;
   };
 
   // Opens the replica's data and binds every port. Errors name the address or directory.
@@ -95,6 +98,7 @@ class Server {
   Options options_;
   std::unique_ptr<Replica> replica_;
   asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<asio::ssl::context> client_tls_;  // null: plain RESP on the client port
   asio::steady_timer accept_retry_;  // after an accept error
   std::unique_ptr<AdminHttp> admin_;
   Metrics metrics_;

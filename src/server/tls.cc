@@ -1,0 +1,81 @@
+#include "server/tls.h"
+
+#include <openssl/ssl.h>
+
+namespace dkv::server {
+
+namespace {
+
+Status tls_error(const std::string& what, const std::string& file, const asio::error_code& ec) {
+  return Status(Code::kInvalidArgument, "cannot use " + what + " '" + file + "': " + ec.message());
+}
+
+// A context with this node's certificate and key and, when given, the CA; TLS 1.2 at least.
+Result<std::shared_ptr<asio::ssl::context>> base_context(const TlsOptions& tls, asio::ssl::context::method method) {
+  auto ctx = std::make_shared<asio::ssl::context>(method);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  asio::error_code ec;
+  ctx->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) return tls_error("the certificate (--tls-cert-file)", tls.cert_file, ec);
+  ctx->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
+  if (ec) return tls_error("the private key (--tls-key-file)", tls.key_file, ec);
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return Status(Code::kInvalidArgument, "the private key '" + tls.key_file + "' (--tls-key-file) does not belong to the certificate '" +
+                                              tls.cert_file + "' (--tls-cert-file)");
+  }
+  if (!tls.ca_file.empty()) {
+    ctx->load_verify_file(tls.ca_file, ec);
+    if (ec) return tls_error("the CA certificates (--tls-ca-cert-file)", tls.ca_file, ec);
+  }
+  // Sessions resumed on a server that checks client certificates need a context id.
+  static constexpr unsigned char kSessionContext[] = "dkv";
+  SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
+  return ctx;
+}
+
+}  // namespace
+
+std::string TlsOptions::check() const {
+  const bool any = clients || peers;
+  if (!any && (!cert_file.empty() || !key_file.empty() || !ca_file.empty())) {
+    return "--tls-cert-file, --tls-key-file and --tls-ca-cert-file need --tls-clients or --tls-peers (which connections to secure)";
+  }
+  if (!any && auth_clients != ClientAuth::kNo) return "--tls-auth-clients needs --tls-clients";
+  if (!any) return "";
+  if (cert_file.empty() || key_file.empty()) {
+    return std::string(clients ? "--tls-clients" : "--tls-peers") + " needs --tls-cert-file and --tls-key-file";
+  }
+  if (peers && ca_file.empty()) return "--tls-peers needs --tls-ca-cert-file (the CA that signs the members' certificates)";
+  if (clients && auth_clients != ClientAuth::kNo && ca_file.empty()) {
+    return "--tls-auth-clients needs --tls-ca-cert-file (the CA that signs the clients' certificates)";
+  }
+  if (!clients && auth_clients != ClientAuth::kNo) return "--tls-auth-clients needs --tls-clients";
+  return "";
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_client_port_context(const TlsOptions& tls) {
+  auto ctx = base_context(tls, asio::ssl::context::tls_server);
+  if (!ctx.ok()) return ctx;
+  switch (tls.auth_clients) {
+    case TlsOptions::ClientAuth::kNo:
+      (*ctx)->set_verify_mode(asio::ssl::verify_none);
+      break;
+    case TlsOptions::ClientAuth::kOptional:
+      (*ctx)->set_verify_mode(asio::ssl::verify_peer);
+      break;
+    case TlsOptions::ClientAuth::kYes:
+      (*ctx)->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      break;
+  }
+  return ctx;
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_peer_context(const TlsOptions& tls, bool accepting) {
+  auto ctx = base_context(tls, accepting ? asio::ssl::context::tls_server : asio::ssl::context::tls_client);
+  if (!ctx.ok()) return ctx;
+  (*ctx)->set_verify_mode(accepting ? asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert
+                                    : asio::ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace dkv::server
