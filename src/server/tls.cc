@@ -18,8 +18,9 @@ Result<std::shared_ptr<asio::ssl::context>> base_context(const TlsOptions& tls, 
   ctx->use_certificate_chain_file(tls.cert_file, ec);
   if (ec) return tls_error("the certificate (--tls-cert-file)", tls.cert_file, ec);
   ctx->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
-  if (ec) return tls_error("the private key (--tls-key-file)", tls.key_file, ec);
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+  const bool mismatch = ec && ec.message().find("mismatch") != std::string::npos;
+  if (ec && !mismatch) return tls_error("the private key (--tls-key-file)", tls.key_file, ec);
+  if (mismatch || SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
     return Status(Code::kInvalidArgument, "the private key '" + tls.key_file + "' (--tls-key-file) does not belong to the certificate '" +
                                               tls.cert_file + "' (--tls-cert-file)");
   }
