@@ -482,7 +482,8 @@ void Replica::add_member(raft::NodeId node, std::string raft_address, std::funct
   });
 }
 
-void Replica::change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done) {
+void Replica::change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done,
+                            int retries_left) {
   const raft::Raft& r = node_->raft();
   if (r.role() != raft::Role::kLeader) return done(not_the_leader(r));
   if (type == raft::ConfChangeType::kAddVoter && !holds(r.conf().learners, node)) {
@@ -500,11 +501,23 @@ void Replica::change_member(raft::ConfChangeType type, raft::NodeId node, std::f
   raft::ConfChange change;
   change.type = type;
   change.node = node;
-  node_->propose_conf_change(change, [this, type, node, done = std::move(done)](Status s, std::string) {
+  // Refusals come back before propose_conf_change returns; later failures (a lost leadership)
+  // may have applied and are not retried.
+  auto refused_now = std::make_shared<bool>(true);
+  node_->propose_conf_change(change, [this, type, node, done, retries_left, refused_now](Status s, std::string) {
+    if (*refused_now && s.code() == Code::kUnavailable && retries_left > 0 && !stopping_) {
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20));
+      timer->async_wait([this, timer, type, node, done, retries_left, alive = alive_](const asio::error_code& ec) {
+        if (ec || !*alive) return;  // the replica is gone, and the connection waiting with it
+        change_member(type, node, done, retries_left - 1);
+      });
+      return;
+    }
     if (!s.ok() || type != raft::ConfChangeType::kRemoveNode) return done(s);
     // Forget its addresses, which records the id as removed for good (MEMBER.ADD refuses it).
     write(core::MemberAddressCmd{node, "", ""}, [done](core::CommandResult r) { done(r.status); });
   });
+  *refused_now = false;
 }
 
 // --- reads ------------------------------------------------------------------------------------

@@ -138,7 +138,10 @@ class Replica {
   // change_member promotes a learner (kAddVoter) or removes a member (kRemoveNode). `done` is
   // called once the change is applied here.
   void add_member(raft::NodeId node, std::string raft_address, std::function<void(Status)> done);
-  void change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done);
+  // A change refused at once because the previous one is not applied yet (a client that promotes
+  // and then removes at once) is tried again every 20 ms for up to 2 s.
+  void change_member(raft::ConfChangeType type, raft::NodeId node, std::function<void(Status)> done,
+                     int retries_left = 100);
   // Leader only: hands leadership to voter `to` (Raft's TimeoutNow once it is up to date);
   // `done` gets OK once this node no longer leads, UNAVAILABLE after `timeout`.
   void transfer_leadership(raft::NodeId to, std::chrono::milliseconds timeout,
