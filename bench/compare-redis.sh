@@ -2,7 +2,7 @@
 # DKV against Redis, side by side, with redis-benchmark and a 1M-key memory load.
 #
 #   bench/compare-redis.sh [-n REQUESTS] [-k KEYS] [-c CLIENTS] [-P PIPELINE] [--no-build]
-#                          [--skip-throughput] [--skip-memory]
+#                          [--skip-throughput] [--skip-memory] [--tls]
 #
 # Environment (flags win): N (requests per redis-benchmark test, default 100000), KEYS (keys
 # loaded for the memory figure, default 1000000), CLIENTS (50), PIPELINE (16),
@@ -13,7 +13,9 @@
 # always, dkv-server on a fresh temporary data directory — runs redis-benchmark -t set,get,incr
 # against each (without pipelining, then with -P), then loads KEYS distinct keys with VALUE_SIZE
 # byte values into each (redis-cli --pipe) and reports the memory per key. Prints Markdown tables
-# and whether the targets are met. Everything it starts is stopped on exit.
+# and whether the targets are met. With --tls every server speaks only TLS on its client port
+# (certificates made with openssl in the temporary directory; no client certificates) and every
+# redis-benchmark / redis-cli run uses it. Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,6 +29,7 @@ BUILD_DIR=${BUILD_DIR:-build-bench}
 build=1
 throughput=1
 memory=1
+tls=0
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --skip-throughput) throughput=0; shift ;;
     --skip-memory) memory=0; shift ;;
+    --tls) tls=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac
@@ -60,15 +64,35 @@ dkv_server="$root/$BUILD_DIR/src/server/dkv-server"
 . "$root/bench/lib.sh"
 bench_setup compare-redis
 
+# With --tls: a CA and a server certificate for 127.0.0.1; the flags each program takes.
+cli_tls=()
+redis_tls=()
+dkv_tls=()
+if [ "$tls" = 1 ]; then
+  mkdir -p "$tmp/tls"
+  (
+    cd "$tmp/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=bench-ca 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=bench 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\n' >ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext 2>/dev/null
+  )
+  cli_tls=(--tls --cacert "$tmp/tls/ca.crt")
+  redis_tls=(--tls-cert-file "$tmp/tls/server.crt" --tls-key-file "$tmp/tls/server.key" --tls-ca-cert-file "$tmp/tls/ca.crt" --tls-auth-clients no)
+  dkv_tls=(--tls-clients --tls-cert-file "$tmp/tls/server.crt" --tls-key-file "$tmp/tls/server.key")
+fi
+
 start_redis() {  # name port extra-args...
   local name=$1 port=$2
   shift 2
   mkdir -p "$tmp/$name"
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --dir "$tmp/$name" --daemonize no "$@" \
+  local listen=(--port "$port")
+  [ "$tls" = 1 ] && listen=(--port 0 --tls-port "$port" "${redis_tls[@]}")
+  redis-server "${listen[@]}" --bind 127.0.0.1 --save "" --dir "$tmp/$name" --daemonize no "$@" \
     >"$tmp/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_$name=$!"
-  wait_ping "$port"
+  wait_ping "$port" "${cli_tls[@]}"
 }
 
 port_nopersist=$(free_port)
@@ -78,10 +102,10 @@ start_redis always "$port_always" --appendonly yes --appendfsync always
 
 port_dkv=$(free_port)
 "$dkv_server" --data-dir "$tmp/dkv-data" --listen "127.0.0.1:$port_dkv" --raft-listen 127.0.0.1:0 \
-  --admin-listen 127.0.0.1:0 >"$tmp/dkv.log" 2>&1 &
+  --admin-listen 127.0.0.1:0 "${dkv_tls[@]}" >"$tmp/dkv.log" 2>&1 &
 pids+=($!)
 pid_dkv=$!
-wait_ping "$port_dkv"
+wait_ping "$port_dkv" "${cli_tls[@]}"
 
 names=(nopersist always dkv)
 declare -A port=([nopersist]=$port_nopersist [always]=$port_always [dkv]=$port_dkv)
@@ -91,7 +115,7 @@ declare -A label=([nopersist]="redis (no persistence)" [always]="redis (appendfs
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 meets() { python3 -c "import sys; print('met' if float(sys.argv[1])>=float(sys.argv[2]) else 'MISSED')" "$1" "$2"; }
 
-echo "# DKV vs Redis, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "# DKV vs Redis$([ "$tls" = 1 ] && echo ", both over TLS"), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB;" \
   "redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -102,7 +126,7 @@ if [ "$throughput" = 1 ]; then
   for pipe in 1 "$PIPELINE"; do
     for s in "${names[@]}"; do
       echo "== redis-benchmark -c $CLIENTS -n $N -P $pipe -t set,get,incr against ${label[$s]}" >&2
-      out=$(redis-benchmark -h 127.0.0.1 -p "${port[$s]}" -c "$CLIENTS" -n "$N" -P "$pipe" -t set,get,incr --csv 2>/dev/null)
+      out=$(redis-benchmark -h 127.0.0.1 -p "${port[$s]}" "${cli_tls[@]}" -c "$CLIENTS" -n "$N" -P "$pipe" -t set,get,incr --csv 2>/dev/null)
       # "SET","81234.56",... -> rps[SET,1,dkv]=81234.56
       while IFS=, read -r test value _; do
         test=${test//\"/}
@@ -129,7 +153,7 @@ if [ "$throughput" = 1 ]; then
 fi
 
 rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
-used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '/^used_memory:/{print $2}'; }
+used_memory() { redis-cli -p "$1" "${cli_tls[@]}" info memory | tr -d '\r' | awk -F: '/^used_memory:/{print $2}'; }
 
 declare -A per_key_rss per_key_used
 if [ "$memory" = 1 ]; then
@@ -146,16 +170,16 @@ with open(path, "wb", buffering=1 << 20) as f:
 EOF
   # The memory figure is for keys in a server that has done nothing else: flush what the
   # throughput runs wrote, and restart DKV on a fresh data directory.
-  redis-cli -p "$port_nopersist" flushall >/dev/null
-  redis-cli -p "$port_always" flushall >/dev/null
+  redis-cli -p "$port_nopersist" "${cli_tls[@]}" flushall >/dev/null
+  redis-cli -p "$port_always" "${cli_tls[@]}" flushall >/dev/null
   kill "$pid_dkv"; wait "$pid_dkv" 2>/dev/null || true
   rm -rf "$tmp/dkv-data"
   "$dkv_server" --data-dir "$tmp/dkv-data" --listen "127.0.0.1:$port_dkv" --raft-listen 127.0.0.1:0 \
-    --admin-listen 127.0.0.1:0 >>"$tmp/dkv.log" 2>&1 &
+    --admin-listen 127.0.0.1:0 "${dkv_tls[@]}" >>"$tmp/dkv.log" 2>&1 &
   pids+=($!)
   pid_dkv=$!
   pid[dkv]=$pid_dkv
-  wait_ping "$port_dkv"
+  wait_ping "$port_dkv" "${cli_tls[@]}"
 
   echo "## Memory per key ($KEYS keys, $VALUE_SIZE-byte values, loaded with redis-cli --pipe)"
   echo
@@ -166,14 +190,14 @@ EOF
     rss0=$(rss_kb "${pid[$s]}")
     used0=$(used_memory "${port[$s]}")
     t0=$(date +%s.%N)
-    if ! redis-cli -p "${port[$s]}" --pipe --pipe-timeout 120 <"$gen" >"$tmp/pipe-$s.log" 2>&1; then
+    if ! redis-cli -p "${port[$s]}" "${cli_tls[@]}" --pipe --pipe-timeout 120 <"$gen" >"$tmp/pipe-$s.log" 2>&1; then
       echo "compare-redis: loading ${label[$s]} failed:" >&2
       cat "$tmp/pipe-$s.log" >&2
       echo "| ${label[$s]} | load failed: $(tail -1 "$tmp/pipe-$s.log") | | | | |"
       continue
     fi
     t1=$(date +%s.%N)
-    dbsize=$(redis-cli -p "${port[$s]}" dbsize)
+    dbsize=$(redis-cli -p "${port[$s]}" "${cli_tls[@]}" dbsize)
     if [ "$dbsize" != "$KEYS" ]; then
       echo "| ${label[$s]} | holds $dbsize keys, not $KEYS | | | | |"
       continue

@@ -20,8 +20,10 @@ bench_cleanup() {
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Waits until the server on port $1 answers PING (up to 30 s).
-wait_ping() {
-  for _ in $(seq 300); do [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
-  echo "$bench_name: nothing answers on port $1" >&2
+wait_ping() {  # port [redis-cli flags, e.g. --tls --cacert FILE]
+  local port=$1
+  shift
+  for _ in $(seq 300); do [ "$(redis-cli -p "$port" "$@" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
+  echo "$bench_name: nothing answers on port $port" >&2
   return 1
 }

@@ -70,6 +70,7 @@ void Connection::start() {
   if (!stream_.secure()) {
     asio::error_code ec;
     stream_.socket().non_blocking(true, ec);
+    reading_ = true;
     return read_more();
   }
   // A client that forgot TLS (plain RESP starts with a letter or '*'; TLS with a handshake
@@ -96,6 +97,7 @@ void Connection::start() {
         ++self->server_.metrics().tls_handshake_failures;
         return self->close();
       }
+      self->reading_ = true;
       self->read_more();
     });
   });
@@ -130,7 +132,7 @@ void Connection::drop_watches() {
 // edge-triggered in Asio). Over TLS, where bytes on the socket are not requests, each wait is an
 // async_read_some (which first returns what OpenSSL has already decrypted).
 void Connection::read_more() {
-  if (closed_ || finishing_) return;
+  if (closed_ || finishing_ || !reading_) return;
   if (!read_paused_) return arm_read_wait();  // a wait armed: its handler receives
   if (back_pressured()) return;
   read_paused_ = false;
@@ -155,7 +157,7 @@ bool Connection::back_pressured() const {
 }
 
 void Connection::arm_read_wait() {
-  if (read_armed_ || closed_ || finishing_) return;
+  if (read_armed_ || closed_ || finishing_ || !reading_) return;
   read_armed_ = true;
   if (stream_.secure()) {
     stream_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const asio::error_code& ec, size_t n) {

@@ -114,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<int64_t, size_t> sending_events_;
   bool writing_ = false;
   bool flush_posted_ = false;  // complete_applied() scheduled a flush
+  bool reading_ = false;      // start() is done (over TLS: the handshake): requests may be read
   bool read_armed_ = false;   // an async_wait for readability (TLS: a read) is pending
   bool read_paused_ = false;  // reading stopped (back-pressure): read_more() must receive
   bool processing_ = false;
