@@ -12,10 +12,15 @@ std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) +
 
 JoinRequest::JoinRequest(asio::io_context& io, std::vector<std::pair<std::string, uint16_t>> members,
                          uint64_t node_id, std::string raft_address,
-                         std::function<void(Addresses)> learned, std::shared_ptr<asio::ssl::context> tls)
+                         std::function<void(Addresses)> learned, std::shared_ptr<asio::ssl::context> tls,
+                         std::string user, std::string password)
     : io_(io), members_(std::move(members)), learned_(std::move(learned)), retry_(io), tls_(std::move(tls)) {
-  request_ = "*3\r\n" + bulk("MEMBER.ADD") + bulk(std::to_string(node_id)) + bulk(raft_address) +
-             "*1\r\n" + bulk("MEMBER.LIST");
+  if (!password.empty()) {
+    request_ = "*3\r\n" + bulk("AUTH") + bulk(user) + bulk(password);
+    replies_expected_ = 3;
+  }
+  request_ += "*3\r\n" + bulk("MEMBER.ADD") + bulk(std::to_string(node_id)) + bulk(raft_address) +
+              "*1\r\n" + bulk("MEMBER.LIST");
 }
 
 void JoinRequest::start() { try_member(0); }
@@ -69,7 +74,7 @@ void JoinRequest::read_replies(size_t i) {
       if (status == resp::ReplyParser::Status::kError) return self->try_member(i + 1);
       if (status == resp::ReplyParser::Status::kNeedMore) break;
       self->replies_.push_back(std::move(v));
-      if (self->replies_.size() == 2) return self->finish(i);
+      if (self->replies_.size() == self->replies_expected_) return self->finish(i);
     }
     self->read_replies(i);
   });
@@ -78,7 +83,12 @@ void JoinRequest::read_replies(size_t i) {
 void JoinRequest::finish(size_t i) {
   stream_.reset();
   const std::string where = members_[i].first + ":" + std::to_string(members_[i].second);
-  const resp::Value& added = replies_[0];
+  if (replies_expected_ == 3 && replies_[0].is_error()) {
+    std::fprintf(stderr, "dkv-server: %s refused the join's login (--join-user / --join-password): %s\n", where.c_str(),
+                 replies_[0].str.c_str());
+    return try_member(i + 1);
+  }
+  const resp::Value& added = replies_[replies_expected_ - 2];
   const bool member = added.str == "OK" ||
                       (added.is_error() && added.str.find("already a member") != std::string::npos);
   if (!member) {
@@ -86,7 +96,7 @@ void JoinRequest::finish(size_t i) {
     return try_member(i + 1);
   }
   Addresses addresses;
-  for (const resp::Value& m : replies_[1].elements) {  // RESP2: flat key/value arrays
+  for (const resp::Value& m : replies_[replies_expected_ - 1].elements) {  // RESP2: flat key/value arrays
     uint64_t id = 0;
     std::string address;
     for (size_t k = 0; k + 1 < m.elements.size(); k += 2) {

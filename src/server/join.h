@@ -4,7 +4,8 @@
 // asks for MEMBER.LIST: the new node has no --bootstrap list, and must know the members' Raft
 // addresses to answer the leader at all. A node that is already a member stops asking. Given a
 // TLS context (the members' client ports speak TLS), each request goes over TLS, checking that
-// the member's certificate names the address asked.
+// the member's certificate names the address asked. Given a password, each request starts with
+// AUTH (the members require one: protocol.md 2.6), as a user allowed MEMBER.ADD and MEMBER.LIST.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,8 @@ class JoinRequest : public std::enable_shared_from_this<JoinRequest> {
   // members' Raft addresses once a member has added this node.
   JoinRequest(asio::io_context& io, std::vector<std::pair<std::string, uint16_t>> members,
               uint64_t node_id, std::string raft_address, std::function<void(Addresses)> learned,
-              std::shared_ptr<asio::ssl::context> tls = nullptr);
+              std::shared_ptr<asio::ssl::context> tls = nullptr, std::string user = "default",
+              std::string password = "");
   void start();
 
  private:
@@ -41,6 +43,7 @@ class JoinRequest : public std::enable_shared_from_this<JoinRequest> {
   std::vector<std::pair<std::string, uint16_t>> members_;
   std::function<void(Addresses)> learned_;
   std::string request_;
+  size_t replies_expected_ = 2;  // 3 with AUTH first
   asio::steady_timer retry_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::string last_failure_;  // the TLS failure logged last

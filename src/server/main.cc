@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -81,6 +82,13 @@ int main(int argc, char** argv) {
   app.add_option("--join", join,
                  "Join a running cluster: members' client addresses HOST:PORT,... (asks the leader to "
                  "add this node as a learner; promote it with dkv member promote)");
+  std::string join_user = "default";
+  std::string join_password;
+  if (const char* p = std::getenv("DKV_JOIN_PASSWORD"); p != nullptr) join_password = p;
+  app.add_option("--join-user", join_user, "With --join: the user to ask as, when the members require passwords")
+      ->capture_default_str();
+  app.add_option("--join-password", join_password,
+                 "With --join: that user's password (default $DKV_JOIN_PASSWORD; it needs MEMBER.ADD and MEMBER.LIST)");
   app.add_option("--snapshot-entries", snapshot_entries, "Take a snapshot every N applied log entries")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
@@ -297,7 +305,7 @@ int main(int argc, char** argv) {
     dkv::server::Replica* replica = &s.replica();
     std::make_shared<dkv::server::JoinRequest>(io, join_members, node_id, replica->raft_address(),
                                                [replica](auto addresses) { replica->learn_addresses(addresses); },
-                                               join_tls)
+                                               join_tls, join_user, join_password)
         ->start();
   }
   std::printf("dkv-server: node %llu ready: clients %s:%u%s, raft %s:%u%s, admin %s:%u, data %s\n",

@@ -245,6 +245,37 @@ TEST(AclTest, TheCppClientAndTheCliLogIn) {
   EXPECT_NE(run_shell(cli + " get app:1 2>&1").find("NOAUTH"), std::string::npos);
 }
 
+// A node joining members that require passwords logs in first (--join-user / --join-password).
+TEST(AclTest, ANodeJoinsMembersThatRequirePasswords) {
+  DkvServerProcess first;
+  ASSERT_TRUE(first.start());
+  RespConnection admin(first.port());
+  ASSERT_EQ(admin.command({"ACL", "SETUSER", "default", "on", ">adminpw"}).str, "OK");
+  ASSERT_EQ(admin.command({"ACL", "SETUSER", "ops", "on", ">opspw", "-@all", "+member.add", "+member.list"}).str, "OK");
+  ASSERT_EQ(admin.command({"SET", "k", "v"}).str, "OK");
+  const std::string join = "127.0.0.1:" + std::to_string(first.port());
+
+  // Without a login it is refused (NOAUTH), with a wrong one too (WRONGPASS); nothing changes.
+  DkvServerProcess refused("", {"--node-id", "2", "--join", join});
+  ASSERT_TRUE(refused.start());
+  EXPECT_NE(refused.process()->wait_for_line("did not add this node: NOAUTH", 20'000), "") << refused.process()->output();
+  DkvServerProcess wrong("", {"--node-id", "3", "--join", join, "--join-user", "ops", "--join-password", "nope"});
+  ASSERT_TRUE(wrong.start());
+  EXPECT_NE(wrong.process()->wait_for_line("refused the join's login (--join-user / --join-password): WRONGPASS", 20'000), "")
+      << wrong.process()->output();
+  EXPECT_EQ(admin.command({"MEMBER.LIST"}).elements.size(), 1u);
+
+  // A user allowed MEMBER.ADD and MEMBER.LIST (the password from the environment works too).
+  TempDir dir;
+  ChildProcess joined({"/usr/bin/env", "DKV_JOIN_PASSWORD=opspw", DKV_SERVER_PATH, "--data-dir", dir.path() + "/d",
+                       "--listen", "127.0.0.1:0", "--raft-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                       "--node-id", "4", "--join", join, "--join-user", "ops"});
+  EXPECT_NE(joined.wait_for_line("joined the cluster", 20'000), "") << joined.output();
+  Value members = admin.command({"MEMBER.LIST"});
+  ASSERT_EQ(members.elements.size(), 2u) << members.debug_string();
+  EXPECT_EQ(int_field(members.elements[1], "id"), 4);
+}
+
 TEST(AclTest, AServerOpenToOtherHostsWithoutAPasswordSaysSoAtStartUp) {
   TempDir dir;
   ChildProcess open({DKV_SERVER_PATH, "--listen", "0.0.0.0:0", "--raft-listen", "127.0.0.1:0", "--admin-listen",
