@@ -227,7 +227,9 @@ void request_keys(const CommandSpec& spec, const Args& args, std::vector<KeyAcce
       }
     }
     if (!matched) out->push_back({{}, {}, KeyScope::kAll});
-  } else if (name == "flushall" || name == "flushdb" || name == "query") {
+  } else if (name == "flushall" || name == "flushdb" || name == "query" ||
+             (name == "lease.ttl" && n > 2 && iequals(args[2], "keys"))) {
+    // Any key may match a query, or be attached to a lease.
     out->push_back({{}, {}, KeyScope::kAll});
   } else if (name == "kv.range") {
     if (iequals(args[1], "prefix")) {

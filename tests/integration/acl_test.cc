@@ -114,7 +114,8 @@ TEST(AclTest, AUserConfinedToAPrefixCannotReadWatchQueryOrClearOutsideIt) {
            {"QUERY", "user", "WHERE", "age", "GT", "1"}, {"KV.WATCH", "PREFIX", "other:"},
            {"KV.WATCH", "KEY", "other:1"}, {"TXN.COMMIT", "WRITES", "1", "PUT", "other:5", "x"},
            {"TXN.COMMIT", "READS", "1", "other:1", "1"}, {"CTR.ADD", "other:n", "1"},
-           {"SESSION.REQ", "7", "1", "1", "SET", "other:6", "x"}, {"KV.PUT", "app:7", "x", "FENCE", "other:lock", "1"}}) {
+           {"SESSION.REQ", "7", "1", "1", "SET", "other:6", "x"}, {"KV.PUT", "app:7", "x", "FENCE", "other:lock", "1"},
+           {"LEASE.TTL", "1", "KEYS"}}) {
     Value r = a.command(request);
     EXPECT_EQ(r.str, kKeys) << request[0] << " " << request[1];
   }
