@@ -201,14 +201,29 @@ Status StateMachine::restore_snapshot(std::string_view bytes) {
     lease->id = r.svarint();
     lease->ttl_ms = r.svarint();
     lease->deadline_ms = r.svarint();
-    leases_.emplace(lease->id, std::move(lease));
+    if (!r.ok()) break;
+    // Checked for meaning too: a later grant takes next_lease_id, and must not find it taken.
+    const int64_t id = lease->id;
+    if (id <= 0 || id >= next_lease_id_) {
+      return corrupt("lease " + std::to_string(id) + " is outside 1.." + std::to_string(next_lease_id_ - 1));
+    }
+    if (!leases_.emplace(id, std::move(lease)).second) return corrupt("lease " + std::to_string(id) + " appears twice");
   }
 
   n = r.count(10);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     std::string_view key = r.bytes();
     RecordPtr record = read_record_body(r, key);
-    if (record) keys_.install(std::move(record));
+    if (!record) continue;
+    // (At most 64 bytes of a key in a message.)
+    const std::string named = "key '" + std::string(key.substr(0, 64)) + (key.size() > 64 ? "...'" : "'");
+    if (keys_.find(key) != nullptr) return corrupt(named + " appears twice");
+    // A revoked lease takes its keys with it: a key on a lease that is not there would outlive it.
+    if (const int64_t lease = record->lease(); lease != 0 && leases_.find(lease) == leases_.end()) {
+      return corrupt(named + " is attached to lease " + std::to_string(lease) +
+                     ", which the snapshot does not hold");
+    }
+    keys_.install(std::move(record));
   }
 
   n = r.count(2);

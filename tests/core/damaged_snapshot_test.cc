@@ -34,6 +34,46 @@ std::string without_leases(const std::string& snapshot) {
   return out;
 }
 
+// `snapshot` with its next lease id replaced and the checksum made right again.
+std::string with_next_lease_id(const std::string& snapshot, int64_t next) {
+  ByteReader r(std::string_view(snapshot).substr(0, snapshot.size() - 8));
+  r.raw(5);
+  for (int i = 0; i < 3; ++i) r.svarint();
+  const size_t at = r.position();
+  r.svarint();
+  EXPECT_TRUE(r.ok());
+  std::string out = snapshot.substr(0, at);
+  ByteWriter w(&out);
+  w.svarint(next);
+  out += snapshot.substr(r.position(), snapshot.size() - 8 - r.position());
+  w.fixed64(XXH64(out.data(), out.size(), 0));
+  return out;
+}
+
+// What restore refuses: states that would go on silently wrong (a later lease grant reusing an
+// id, a key that no revoke would remove).
+TEST(DamagedSnapshotTest, LeaseIdsAtOrAboveTheNextOneAndKeysOnMissingLeasesAreRefused) {
+  StateMachine m;
+  ASSERT_TRUE(m.apply(Command{kT, LeaseGrantCmd{10'000}}, nullptr).status.ok());  // lease 1
+  PutCmd put;
+  put.key = "on-lease";
+  put.value = "v";
+  put.options.lease = 1;
+  ASSERT_TRUE(m.apply(Command{kT, put}, nullptr).status.ok());
+  const std::string good = m.save_snapshot();
+  StateMachine check;
+  ASSERT_TRUE(check.restore_snapshot(good).ok());
+
+  StateMachine damaged;
+  Status reused = damaged.restore_snapshot(with_next_lease_id(good, 1));
+  EXPECT_EQ(reused.message(), "snapshot is corrupt: lease 1 is outside 1..0");
+  Status orphan = damaged.restore_snapshot(without_leases(good));
+  EXPECT_EQ(orphan.message(),
+            "snapshot is corrupt: key 'on-lease' is attached to lease 1, which the snapshot does not hold");
+  // A refused restore leaves an empty machine, not half of the file.
+  EXPECT_EQ(damaged.revision(), 0);
+}
+
 TEST(DamagedSnapshotTest, LockAndElectionHeldByALeaseThatDoesNotExistAreFree) {
   StateMachine m;
   ASSERT_TRUE(m.apply(Command{kT, LeaseGrantCmd{10'000}}, nullptr).status.ok());  // lease 1
