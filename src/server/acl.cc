@@ -258,8 +258,13 @@ void write_keys(const core::CommandBody& body, std::vector<KeyAccess>* out) {
   std::visit(WriteKeys{out}, body);
 }
 
-bool keys_allowed(const core::AclUser& user, const std::vector<KeyAccess>& keys) {
-  return std::all_of(keys.begin(), keys.end(), [&](const KeyAccess& k) { return key_allowed(user, k); });
+bool keys_allowed(const core::AclUser& user, const std::vector<KeyAccess>& keys, std::string* denied) {
+  for (const KeyAccess& k : keys) {
+    if (key_allowed(user, k)) continue;
+    if (denied != nullptr) *denied = k.scope == KeyScope::kAll ? "*" : k.name;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace dkv::server

@@ -7,7 +7,7 @@
 // KV.WATCH PREFIX, a KEYS / SCAN MATCH pattern's literal start) is allowed only when one
 // pattern covers every key that could start with it: "*", or "<literal>*" whose literal is a
 // prefix of it. A request over every key (KV.CLEAR / KV.COUNT without PREFIX, FLUSHALL, KEYS or
-// SCAN without a pattern, QUERY, which may match any key) needs "*".
+// SCAN without a pattern, QUERY, which may match any key, LEASE.TTL ... KEYS) needs "*".
 #pragma once
 
 #include <string>
@@ -22,12 +22,18 @@
 
 namespace dkv::server {
 
+class Server;
 struct Session;
 
 // AUTH / HELLO AUTH: makes `session` act as `user` if `password` authenticates it; otherwise
 // an error with Redis's WRONGPASS message and the session unchanged.
 Status authenticate(const core::StateMachine& machine, const std::string& user, std::string_view password,
                     Session* session);
+
+// Records a refusal in the server's ACL LOG (acl_log.h): reason "auth" (object "AUTH",
+// `username` the one tried), "command" (the command) or "key" (the key or prefix).
+void log_acl_refusal(Server& server, const Session& session, std::string reason, std::string object,
+                     std::string username);
 
 // SHA-256 of `password`, lower-case hex (as Redis stores and ACL GETUSER shows passwords).
 std::string password_hash(std::string_view password);
@@ -58,7 +64,8 @@ struct KeyAccess {
 void request_keys(const CommandSpec& spec, const Args& args, std::vector<KeyAccess>* out);
 // What a write reads or changes (a MULTI's every queued command, a transaction's reads).
 void write_keys(const core::CommandBody& body, std::vector<KeyAccess>* out);
-bool keys_allowed(const core::AclUser& user, const std::vector<KeyAccess>& keys);
+// `denied`, when not null, receives the first name refused ("*" for every key).
+bool keys_allowed(const core::AclUser& user, const std::vector<KeyAccess>& keys, std::string* denied = nullptr);
 
 // The categories ACL CAT lists, without '@'.
 const std::vector<std::string>& acl_categories();

@@ -9,6 +9,7 @@
 #include "server/command.h"
 #include "server/session.h"
 #include "server/replica.h"
+#include "server/server.h"
 
 namespace dkv::server {
 
@@ -22,6 +23,12 @@ Status authenticate(const core::StateMachine& machine, const std::string& user, 
   session->authenticated = true;
   session->auth_decided = true;
   return Status();
+}
+
+void log_acl_refusal(Server& server, const Session& session, std::string reason, std::string object,
+                     std::string username) {
+  server.acl_log().add(std::move(reason), session.in_multi ? "multi" : "toplevel", std::move(object),
+                       std::move(username), session.client_info(), server.replica().now_ms());
 }
 
 namespace {
@@ -40,7 +47,10 @@ Prepared cmd_auth(Context& c) {
     }
   }
   Status s = authenticate(machine, user, c.args.back(), &c.session);
-  if (!s.ok()) return error(c.out, "WRONGPASS", s.message());
+  if (!s.ok()) {
+    log_acl_refusal(c.server, c.session, "auth", "AUTH", user);
+    return error(c.out, "WRONGPASS", s.message());
+  }
   c.out.ok();
   return immediate();
 }
@@ -173,7 +183,45 @@ Prepared cmd_acl(Context& c) {
     return immediate();
   }
   if (sub == "log" && a.size() <= 3) {
-    c.out.array(0);  // refusals are not logged (yet)
+    AclLog& log = c.server.acl_log();
+    size_t count = 10;  // as Redis
+    if (a.size() == 3) {
+      if (iequals(a[2], "reset")) {
+        log.reset();
+        c.out.ok();
+        return immediate();
+      }
+      auto n = parse_int(a[2]);
+      if (!n || *n < 0) return error(c.out, "ERR", "value is out of range, must be positive");
+      count = static_cast<size_t>(*n);
+    }
+    const int64_t now = c.replica.now_ms();
+    const size_t shown = std::min(count, log.entries().size());
+    c.out.array(shown);
+    for (size_t i = 0; i < shown; ++i) {
+      const AclLog::Entry& e = log.entries()[i];
+      c.out.map(10);
+      c.out.bulk("count");
+      c.out.integer(e.count);
+      c.out.bulk("reason");
+      c.out.bulk(e.reason);
+      c.out.bulk("context");
+      c.out.bulk(e.context);
+      c.out.bulk("object");
+      c.out.bulk(e.object);
+      c.out.bulk("username");
+      c.out.bulk(e.username);
+      c.out.bulk("age-seconds");
+      c.out.number(static_cast<double>(now - e.updated_ms) / 1000.0);  // since the latest, as Redis
+      c.out.bulk("client-info");
+      c.out.bulk(e.client_info);
+      c.out.bulk("entry-id");
+      c.out.integer(e.entry_id);
+      c.out.bulk("timestamp-created");
+      c.out.integer(e.created_ms);
+      c.out.bulk("timestamp-last-updated");
+      c.out.integer(e.updated_ms);
+    }
     return immediate();
   }
   if (sub == "save" || sub == "load") {

@@ -326,12 +326,14 @@ bool Connection::permitted(const CommandSpec& spec, const Args& args, resp::Writ
     std::string name = spec.name;
     if ((name == "acl" || name == "config" || name == "client") && args.size() > 1) name += "|" + lower(args[1]);
     out.error("NOPERM", "this user has no permissions to run the '" + name + "' command");
+    log_acl_refusal(server_, session_, "command", name, session_.user);
     return false;
   }
   std::vector<KeyAccess> keys;
   request_keys(spec, args, &keys);
-  if (!keys_allowed(*user, keys)) {
+  if (std::string denied; !keys_allowed(*user, keys, &denied)) {
     out.error("NOPERM", "this user has no permissions to access one of the keys used as arguments");
+    log_acl_refusal(server_, session_, "key", denied, session_.user);
     return false;
   }
   return true;
@@ -347,9 +349,11 @@ bool Connection::within_limits(const core::CommandBody& body, const SlotPtr& slo
     if (user == nullptr || unrestricted(*user)) return true;
     std::vector<KeyAccess> keys;
     write_keys(body, &keys);
-    if (keys_allowed(*user, keys)) return true;
+    std::string denied;
+    if (keys_allowed(*user, keys, &denied)) return true;
     resp::Writer(&slot->reply, protocol)
         .error("NOPERM", "this user has no permissions to access one of the keys used as arguments");
+    log_acl_refusal(server_, session_, "key", denied, session_.user);
     complete(slot);
     return false;
   }
@@ -608,7 +612,10 @@ void Connection::hello(const Args& args, const SlotPtr& slot) {
   }
   if (auth) {
     Status s = authenticate(server_.replica().machine(), auth->first, auth->second, &session_);
-    if (!s.ok()) return err.error("WRONGPASS", s.message());
+    if (!s.ok()) {
+      log_acl_refusal(server_, session_, "auth", "AUTH", auth->first);
+      return err.error("WRONGPASS", s.message());
+    }
   } else if (!session_.authenticated) {
     return err.error("NOAUTH",
                      "HELLO must be called with the client already authenticated, otherwise the HELLO "
@@ -658,10 +665,7 @@ void Connection::client(const Args& args, resp::Writer& out) {
   } else if (iequals(sub, "setinfo")) {
     out.ok();
   } else if (iequals(sub, "info") || iequals(sub, "list")) {
-    std::string line = "id=" + std::to_string(session_.id) + " addr=" + session_.address +
-                       " name=" + session_.name + " db=0 resp=" + std::to_string(session_.protocol) +
-                       " cmd=" + session_.last_command + "\n";
-    out.bulk(line);
+    out.bulk(session_.client_info() + "\n");
   } else {
     out.error("ERR", "unknown subcommand '" + sub + "'. Try CLIENT HELP.");
   }

@@ -16,6 +16,7 @@
 #include <asio.hpp>
 
 #include "core/limits.h"
+#include "server/acl_log.h"
 #include "server/metrics.h"
 #include "server/replica.h"
 #include "server/tls.h"
@@ -70,6 +71,7 @@ class Server {
 
   Replica& replica() { return *replica_; }
   Metrics& metrics() { return metrics_; }
+  AclLog& acl_log() { return acl_log_; }
   uint16_t port() const;
   uint16_t admin_port() const;
   const Options& options() const { return options_; }
@@ -102,6 +104,7 @@ class Server {
   asio::steady_timer accept_retry_;  // after an accept error
   std::unique_ptr<AdminHttp> admin_;
   Metrics metrics_;
+  AclLog acl_log_;
   std::map<Connection*, std::shared_ptr<Connection>> connections_;
   int64_t next_client_id_ = 1;
   std::chrono::steady_clock::time_point started_;

@@ -43,6 +43,11 @@ struct Session {
   // mode starts at the request, so that commands pipelined after it are judged in that mode.
   int pending_watches = 0;
   bool watch_mode() const { return protocol == 2 && (!watches.empty() || pending_watches > 0); }
+  // The connection as CLIENT INFO describes it (without the newline).
+  std::string client_info() const {
+    return "id=" + std::to_string(id) + " addr=" + address + " name=" + name + " db=0 resp=" +
+           std::to_string(protocol) + " user=" + user + " cmd=" + last_command;
+  }
 };
 
 }  // namespace dkv::server

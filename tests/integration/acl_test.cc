@@ -193,6 +193,38 @@ TEST(AclTest, AclCommandsListDescribeAndDeleteUsers) {
   EXPECT_EQ(b.command({"AUTH", "bob", "a"}).str, "WRONGPASS invalid username-password pair or user is disabled.");
   EXPECT_EQ(b.command({"GET", "jobs:1"}).str, "NOPERM this user has no permissions to run the 'get' command");
   EXPECT_EQ(b.command({"EXISTS", "jobs:1"}).integer, 0);
+  EXPECT_EQ(b.command({"EXISTS", "other"}).str.rfind("NOPERM", 0), 0u);
+  ASSERT_EQ(c.command({"ACL", "SETUSER", "bob", "+multi", "+discard"}).str, "OK");
+  ASSERT_EQ(b.command({"MULTI"}).str, "OK");
+  EXPECT_EQ(b.command({"GET", "jobs:2"}).str.rfind("NOPERM", 0), 0u);
+  EXPECT_EQ(b.command({"DISCARD"}).str, "OK");
+  EXPECT_EQ(b.command({"GET", "jobs:3"}).str.rfind("NOPERM", 0), 0u);
+
+  // ACL LOG: newest first; the second GET refused at top level counts on the first's entry.
+  Value log = c.command({"ACL", "LOG"});
+  ASSERT_EQ(log.type, Type::kArray) << log.debug_string();
+  ASSERT_EQ(log.elements.size(), 4u) << log.debug_string();
+  auto entry = [&](size_t i) {
+    const Value& e = log.elements[i];
+    return str_field(e, "reason") + " " + str_field(e, "context") + " " + str_field(e, "object") + " " +
+           str_field(e, "username") + " x" + std::to_string(int_field(e, "count"));
+  };
+  EXPECT_EQ(entry(0), "command toplevel get bob x2");
+  EXPECT_EQ(entry(1), "command multi get bob x1");
+  EXPECT_EQ(entry(2), "key toplevel other bob x1");
+  EXPECT_EQ(entry(3), "auth toplevel AUTH bob x1");
+  const Value& latest = log.elements[0];
+  EXPECT_EQ(field(latest, "age-seconds").type, Type::kDouble);
+  EXPECT_NE(str_field(latest, "client-info").find(" user=bob "), std::string::npos) << str_field(latest, "client-info");
+  EXPECT_GT(int_field(latest, "timestamp-last-updated"), int_field(latest, "timestamp-created") - 1);
+  EXPECT_EQ(int_field(log.elements[3], "entry-id"), 0);
+  EXPECT_EQ(c.command({"ACL", "LOG", "1"}).elements.size(), 1u);
+  EXPECT_EQ(c.command({"ACL", "LOG", "-1"}).str, "ERR value is out of range, must be positive");
+  EXPECT_EQ(c.command({"ACL", "LOG", "RESET"}).str, "OK");
+  EXPECT_EQ(c.command({"ACL", "LOG"}).elements.size(), 0u);
+  // redis-cli shows it too.
+  EXPECT_NE(redis_cli(server.port(), "AUTH nobody x").find("WRONGPASS"), std::string::npos);
+  EXPECT_NE(redis_cli(server.port(), "ACL LOG").find("nobody"), std::string::npos);
   EXPECT_EQ(c.command({"ACL", "CAT"}).elements.size(), 25u);
   EXPECT_GT(c.command({"ACL", "CAT", "lock"}).elements.size(), 2u);
   EXPECT_EQ(c.command({"ACL", "GENPASS"}).str.size(), 64u);
