@@ -67,20 +67,26 @@ Connection::~Connection() = default;
 
 void Connection::start() {
   read_paused_ = true;  // nothing armed yet: arm and receive
+  asio::error_code ec;
+  stream_.socket().non_blocking(true, ec);  // (the TLS layer's own reads are asynchronous anyway)
   if (!stream_.secure()) {
-    asio::error_code ec;
-    stream_.socket().non_blocking(true, ec);
     reading_ = true;
     return read_more();
   }
-  // A client that forgot TLS (plain RESP starts with a letter or '*'; TLS with a handshake
-  // record, 0x16) is told so in plain RESP, instead of seeing the connection just close.
+  await_tls_hello();
+}
+
+// A client that forgot TLS (plain RESP starts with a letter or '*'; TLS with a handshake record,
+// 0x16) is told so in plain RESP, instead of seeing the connection just close. A client that
+// never completes the handshake holds a connection as an idle one does.
+void Connection::await_tls_hello() {
   stream_.socket().async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
     if (self->closed_) return;
     if (ec) return self->close();
     unsigned char first = 0;
     asio::error_code peek;
     const size_t n = self->stream_.socket().receive(asio::buffer(&first, 1), asio::socket_base::message_peek, peek);
+    if (peek == asio::error::would_block || peek == asio::error::try_again) return self->await_tls_hello();
     if (peek || n == 0) return self->close();
     if (first != 0x16) {
       ++self->server_.metrics().tls_handshake_failures;
@@ -90,7 +96,6 @@ void Connection::start() {
       self->stream_.socket().write_some(asio::buffer(kPlain), ignored);
       return self->close();
     }
-    // A client that never completes the handshake holds a connection like an idle one does.
     self->stream_.async_handshake(Stream::Side::server, [self](const asio::error_code& ec) {
       if (self->closed_) return;
       if (ec) {

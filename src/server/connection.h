@@ -63,6 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   using SlotPtr = std::shared_ptr<Slot>;
 
+  void await_tls_hello();
   void read_more();
   void arm_read_wait();
   void output_overflow();
