@@ -35,7 +35,7 @@ struct RaftTransport::Peer {
   raft::NodeId id = 0;
   std::string host;  // as given: what its certificate must name
   tcp::endpoint endpoint;
-  std::unique_ptr<Stream> stream;  // the current connection, from connect()
+  std::shared_ptr<Stream> stream;  // the current connection, from connect()
   std::string last_failure;        // the TLS failure logged last ("" after a success)
   bool connected = false;
   bool connecting = false;
@@ -249,23 +249,26 @@ void RaftTransport::enqueue(const raft::Message& m) {
   }
 }
 
+// Handlers keep the stream they were started on (a TLS stream must outlive its operations) and
+// do nothing to the peer once a newer connection has replaced it.
 void RaftTransport::connect(const std::shared_ptr<Peer>& peer) {
   peer->connecting = true;
-  peer->stream = std::make_unique<Stream>(tcp::socket(io_), connect_tls_.get());
-  peer->stream->socket().async_connect(peer->endpoint, [this, peer, alive = alive_](const asio::error_code& ec) {
-    if (!*alive || peer->removed || closed_) return;
+  auto stream = std::make_shared<Stream>(tcp::socket(io_), connect_tls_.get());
+  peer->stream = stream;
+  stream->socket().async_connect(peer->endpoint, [this, peer, stream, alive = alive_](const asio::error_code& ec) {
+    if (!*alive || peer->removed || closed_ || stream != peer->stream) return;
     if (ec) {
       peer->connecting = false;
       return fail(peer);
     }
     asio::error_code ignored;
-    peer->stream->socket().set_option(tcp::no_delay(true), ignored);
-    peer->stream->expect_host(peer->host);
-    peer->stream->async_handshake(Stream::Side::client, [this, peer, alive](const asio::error_code& ec) {
+    stream->socket().set_option(tcp::no_delay(true), ignored);
+    stream->expect_host(peer->host);
+    stream->async_handshake(Stream::Side::client, [this, peer, stream, alive](const asio::error_code& ec) {
+      if (!*alive || peer->removed || closed_ || stream != peer->stream) return;
       peer->connecting = false;
-      if (!*alive || peer->removed || closed_) return;
       if (ec) {
-        if (peer->stream->secure()) {
+        if (stream->secure()) {
           ++stats_.tls_failures;
           if (ec.message() != peer->last_failure) {
             peer->last_failure = ec.message();
@@ -288,14 +291,18 @@ void RaftTransport::flush(const std::shared_ptr<Peer>& peer) {
   peer->writing = true;
   peer->writing_buf.swap(peer->queued);
   peer->queued.clear();
-  peer->stream->async_write(asio::buffer(peer->writing_buf),
-                    [this, peer, alive = alive_](const asio::error_code& ec, size_t) {
-                      peer->writing = false;
-                      peer->writing_buf.clear();
-                      if (!*alive || peer->removed || closed_) return;
-                      if (ec) return fail(peer);
-                      flush(peer);
-                    });
+  auto stream = peer->stream;
+  stream->async_write(asio::buffer(peer->writing_buf), [this, peer, stream, alive = alive_](const asio::error_code& ec, size_t) {
+    peer->writing = false;
+    peer->writing_buf.clear();
+    if (!*alive || peer->removed || closed_) return;
+    if (stream != peer->stream) {  // a write of a connection already replaced
+      if (peer->connected) flush(peer);
+      return;
+    }
+    if (ec) return fail(peer);
+    flush(peer);
+  });
 }
 
 void RaftTransport::fail(const std::shared_ptr<Peer>& peer) {
