@@ -1,6 +1,10 @@
 #include "server/replica.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -41,14 +45,21 @@ Status claim_data_dir(const std::string& dir, raft::NodeId id) {
                         ", not node " + std::to_string(id) +
                         " (pass --node-id " + std::to_string(owner) + " or another --data-dir)");
     }
+    // Already ours. Not written again: a node must restart on a full disk too (it then refuses
+    // writes until space returns), so only permission is checked here.
+    if (::access(dir.c_str(), W_OK) != 0) {
+      return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable: " + std::strerror(errno));
+    }
+    return Status();
   }
-  // Written (again) every start: this also proves the directory is writable.
   const std::string tmp = identity + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << "node " << id << "\n";
     out.flush();
-    if (!out) return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable");
+    if (!out) {
+      return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable: " + std::strerror(errno));
+    }
   }
   fs::rename(tmp, identity, ec);
   if (ec) return Status(Code::kInvalidArgument, "data directory " + dir + " is not writable: " + ec.message());

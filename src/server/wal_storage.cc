@@ -1,5 +1,6 @@
 #include "server/wal_storage.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -129,8 +130,19 @@ void WalStorage::persist(std::shared_ptr<const raft::Ready> ready, std::function
   sync_->submit(
       [ready, snap_dir](wal::Wal& w) -> Status {
         if (ready->snapshot) {
+          // A snapshot from the leader is not optional: on a full disk the member waits for
+          // space (low_space() shows it) instead of stopping.
           const raft::Snapshot& s = *ready->snapshot;
-          Status st = wal::save_snapshot(snap_dir, s.meta, *s.data);
+          bool told = false;
+          Status st = w.retry_while_full([&] {
+            Status saved = wal::save_snapshot(snap_dir, s.meta, *s.data);
+            if (!saved.ok() && wal::is_no_space(saved) && !told) {
+              told = true;
+              std::fprintf(stderr, "dkv-server: no space in %s for the snapshot the leader sent: waiting for space\n",
+                           snap_dir.c_str());
+            }
+            return saved;
+          });
           if (!st.ok()) return st;
           st = w.save_snapshot_marker(s.meta, wal::SnapshotKind::kInstalled);
           if (!st.ok()) return st;

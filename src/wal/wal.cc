@@ -256,9 +256,14 @@ Status Wal::roll() {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   marker_synced();
   const SegmentId next{segments_.back().seq + 1, last_index_ + 1};
+  s = retry_while_full([&] { return create_segment(next); });
+  return s.ok() ? s : fail(s);
+}
+
+Status Wal::retry_while_full(const std::function<Status()>& attempt) {
   for (;;) {
-    s = create_segment(next);
-    if (s.ok() || !is_no_space(s) || cancel_waits_.load(std::memory_order_relaxed)) break;
+    Status s = attempt();
+    if (s.ok() || !is_no_space(s) || cancel_waits_.load(std::memory_order_relaxed)) return s;
     low_space_.store(true, std::memory_order_relaxed);
     // Sleeps in short steps so that cancel_waits() is heard soon.
     const auto until = std::chrono::steady_clock::now() + options_.space_retry;
@@ -267,7 +272,6 @@ Status Wal::roll() {
                                                                       std::chrono::milliseconds(20)));
     }
   }
-  return s.ok() ? s : fail(s);
 }
 
 Status Wal::append(const std::string& records) {

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,11 @@ class Wal {
   Status prepare_spare();
   // True while the spare segment cannot be allocated: the disk is (nearly) full. Any thread.
   bool low_space() const { return low_space_.load(std::memory_order_relaxed); }
+  // Runs `attempt` until it succeeds or fails for another reason than a full disk. While the disk
+  // is full, low_space() is true and `attempt` is tried again every `space_retry`, until
+  // cancel_waits(). For writes a member cannot do without: the next segment, a snapshot received
+  // from the leader. (`attempt` must leave nothing behind when it fails.)
+  Status retry_while_full(const std::function<Status()>& attempt);
   // Makes a wait for space give up (the write fails and stops the Wal): for shutting down.
   // Any thread.
   void cancel_waits() { cancel_waits_.store(true, std::memory_order_relaxed); }

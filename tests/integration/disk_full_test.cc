@@ -9,7 +9,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "dkv_test_util.h"
 
@@ -120,6 +123,67 @@ TEST(DiskFullTest, WritesAreRefusedReadsGoOnAndWritesResumeWhenSpaceReturns) {
   }
   EXPECT_EQ(c.command({"GET", "after"}).str, "1");
   EXPECT_EQ(server.stop(), 0);
+}
+
+// A learner that comes back to find its log compacted away on the leader needs the leader's
+// snapshot; on a full disk it waits for space (and says so) instead of stopping, and installs it
+// once space is freed.
+TEST(DiskFullTest, AFollowerWaitsForSpaceToInstallTheLeadersSnapshot) {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/mnt";
+  TmpfsMount tmpfs(mnt, 16);
+  if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << tmpfs.error() << "): needs root";
+  DkvServerProcess leader("", {"--snapshot-entries", "20"});
+  ASSERT_TRUE(leader.start());
+  RespConnection c(leader.port());
+  ASSERT_EQ(c.command({"SET", "before", "1"}).str, "OK");
+  // The follower keeps its ports across the restart: the leader has its Raft address.
+  const std::string data_dir = mnt + "/data";
+  const int client_port = free_port();
+  const std::string raft = "127.0.0.1:" + std::to_string(free_port());
+  auto start_follower = [&] {
+    auto p = std::make_unique<ChildProcess>(std::vector<std::string>{
+        DKV_SERVER_PATH, "--data-dir", data_dir, "--node-id", "2", "--listen", "127.0.0.1:" + std::to_string(client_port),
+        "--raft-listen", raft, "--admin-listen", "127.0.0.1:0", "--join", "127.0.0.1:" + std::to_string(leader.port()),
+        "--wal-segment-mib", "1", "--snapshot-entries", "20"});
+    EXPECT_NE(p->wait_for_line(" ready: ", 20'000), "") << p->output();
+    return p;
+  };
+  std::unique_ptr<ChildProcess> follower = start_follower();
+  ASSERT_NE(follower->wait_for_line("joined the cluster", 20'000), "") << follower->output();
+  // Reads on the follower from its own state (READONLY), polled until a key arrives.
+  auto read_on_follower = [&](const std::string& key, const std::string& want) {
+    RespConnection f(client_port);
+    EXPECT_EQ(f.command({"READONLY"}).str, "OK");
+    std::string got;
+    for (int i = 0; i < 200 && got != want; ++i) {
+      got = f.command({"GET", key}).str;
+      if (got != want) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return got;
+  };
+  ASSERT_EQ(read_on_follower("before", "1"), "1");
+
+  // While it is down, 4 MiB of writes and several snapshots: the log it would need is gone.
+  follower.reset();  // SIGKILL
+  const std::string value(32 << 10, 'v');
+  for (int i = 0; i < 128; ++i) ASSERT_EQ(c.command({"SET", "k" + std::to_string(i), value}).str, "OK");
+  ASSERT_EQ(c.command({"SET", "last", "1"}).str, "OK");
+  const std::string filler = mnt + "/filler";
+  ASSERT_GT(fill_disk(filler), 0u);
+
+  // It restarts on the full disk (refusing writes), and waits for space to take the snapshot.
+  follower = start_follower();
+  EXPECT_NE(follower->wait_for_line("for the snapshot the leader sent: waiting for space", 20'000), "")
+      << follower->output();
+  std::filesystem::remove(filler);
+  // It did not stop: it installs the snapshot and serves what it holds.
+  EXPECT_EQ(read_on_follower("last", "1"), "1") << follower->output();
+  EXPECT_EQ(read_on_follower("k127", value).size(), value.size());
+  follower->signal(SIGTERM);
+  const int status = follower->wait_exit(30'000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << " " << follower->output();
+  EXPECT_EQ(follower->output().find("stopped after a failure"), std::string::npos) << follower->output();
 }
 
 }  // namespace
