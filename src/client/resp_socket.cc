@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +52,40 @@ std::string explain_tls_failure(std::string why) {
   }
   return why;
 }
+
+// OpenSSL writes to the socket with write(2), not send(MSG_NOSIGNAL): to a connection the server
+// closed that raises SIGPIPE, which would kill a program that has not ignored it. While one
+// exists, SIGPIPE is blocked in this thread, and one raised meanwhile is consumed.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec now{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &now) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
 
 }  // namespace
 
@@ -150,7 +186,11 @@ Status RespSocket::handshake(const TlsContext& tls, Deadline deadline) {
     if (set != 1) return failed("cannot check the certificate against '" + endpoint_.host + "'");
   }
   for (;;) {
-    const int rc = SSL_do_handshake(ssl_);
+    int rc = 0;
+    {
+      SigpipeBlocked quiet;
+      rc = SSL_do_handshake(ssl_);
+    }
     if (rc == 1) return Status::ok_status();
     const int error = SSL_get_error(ssl_, rc);
     short events = error == SSL_ERROR_WANT_READ ? POLLIN : error == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
@@ -181,6 +221,8 @@ RespSocket::Io RespSocket::send_some(const char* data, size_t size) {
   std::lock_guard lock(ssl_mu_);
   ERR_clear_error();
   size_t n = 0;
+  errno = 0;
+  SigpipeBlocked quiet;
   const int rc = SSL_write_ex(ssl_, data, size, &n);
   if (rc == 1) return {Io::kMoved, n};
   switch (const int error = SSL_get_error(ssl_, rc)) {
@@ -211,6 +253,7 @@ RespSocket::Io RespSocket::receive_some(char* data, size_t size) {
   ERR_clear_error();
   errno = 0;
   size_t n = 0;
+  SigpipeBlocked quiet;  // a read may write too (TLS 1.3 key updates)
   const int rc = SSL_read_ex(ssl_, data, size, &n);
   if (rc == 1) return {Io::kMoved, n};
   switch (SSL_get_error(ssl_, rc)) {

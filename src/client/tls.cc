@@ -24,6 +24,9 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // dkv-server closes without a TLS close_notify (every reply carries its own length): that is
+  // the end of the connection, not an error.
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   auto bad = [](const std::string& what, const std::string& file) {
     return Status(Code::kInvalidArgument, "cannot use " + what + " '" + file + "': " + openssl_errors("unreadable"));
   };

@@ -14,7 +14,7 @@ JoinRequest::JoinRequest(asio::io_context& io, std::vector<std::pair<std::string
                          uint64_t node_id, std::string raft_address,
                          std::function<void(Addresses)> learned, std::shared_ptr<asio::ssl::context> tls,
                          std::string user, std::string password)
-    : io_(io), members_(std::move(members)), learned_(std::move(learned)), retry_(io), tls_(std::move(tls)) {
+    : io_(io), members_(std::move(members)), learned_(std::move(learned)), retry_(io), deadline_(io), tls_(std::move(tls)) {
   if (!password.empty()) {
     request_ = "*3\r\n" + bulk("AUTH") + bulk(user) + bulk(password);
     replies_expected_ = 3;
@@ -34,6 +34,11 @@ void JoinRequest::try_member(size_t i) {
     return;
   }
   stream_ = std::make_unique<Stream>(tcp::socket(io_), tls_.get());
+  // A member that accepts but never answers (a dead host, a stuck handshake) is given up on.
+  deadline_.expires_after(std::chrono::seconds(5));
+  deadline_.async_wait([self = shared_from_this(), stream = stream_.get()](const asio::error_code& ec) {
+    if (!ec && self->stream_.get() == stream) stream->close();  // its handler asks the next member
+  });
   buffer_.clear();
   replies_.clear();
   parser_.reset();
@@ -81,6 +86,7 @@ void JoinRequest::read_replies(size_t i) {
 }
 
 void JoinRequest::finish(size_t i) {
+  deadline_.cancel();
   stream_.reset();
   const std::string where = members_[i].first + ":" + std::to_string(members_[i].second);
   if (replies_expected_ == 3 && replies_[0].is_error()) {

@@ -45,6 +45,7 @@ class JoinRequest : public std::enable_shared_from_this<JoinRequest> {
   std::string request_;
   size_t replies_expected_ = 2;  // 3 with AUTH first
   asio::steady_timer retry_;
+  asio::steady_timer deadline_;  // for one member's answer: past it, the next member is asked
   std::shared_ptr<asio::ssl::context> tls_;
   std::string last_failure_;  // the TLS failure logged last
   std::unique_ptr<Stream> stream_;

@@ -156,6 +156,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca-cert-file", tls.ca_file,
                  "CA certificates (PEM) trusted for peers' and clients' certificates")
       ->group("TLS");
+  app.add_option("--tls-peer-ca-cert-file", tls.peer_ca_file,
+                 "CA certificates (PEM) trusted for members' certificates on the Raft port (default: "
+                 "--tls-ca-cert-file); needed to keep client certificates off the Raft port")
+      ->group("TLS");
   app.add_option("--tls-auth-clients", auth_clients,
                  "Client certificates on the client port: no (not asked for), optional (checked when sent), "
                  "yes (required)")
@@ -218,13 +222,14 @@ int main(int argc, char** argv) {
   options.limits = limits;
   options.tls = tls;
   if (std::string missing = tls.check(); !missing.empty()) return fail(missing);
+  if (std::string warning = tls.warning(); !warning.empty()) std::fprintf(stderr, "dkv-server: %s\n", warning.c_str());
   // A joining node asks members on their client ports: over TLS when those speak it.
   std::shared_ptr<asio::ssl::context> join_tls;
   if (!join.empty() && tls.clients) {
     if (tls.ca_file.empty()) {
       return fail("--join with --tls-clients needs --tls-ca-cert-file (to check the members' certificates)");
     }
-    auto context = dkv::server::make_peer_context(tls, false);
+    auto context = dkv::server::make_join_context(tls);
     if (!context.ok()) return fail(context.status().message());
     join_tls = std::move(context).value();
   }

@@ -16,6 +16,9 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kReconnectBackoff = std::chrono::milliseconds(100);
+// A connection (TCP and TLS handshake) not made by then is dropped and tried again: a peer host
+// that died mid-handshake must not leave the link waiting forever.
+constexpr auto kConnectTimeout = std::chrono::seconds(3);
 
 void put_u32(std::string* out, uint32_t v) {
   char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
@@ -255,7 +258,11 @@ void RaftTransport::connect(const std::shared_ptr<Peer>& peer) {
   peer->connecting = true;
   auto stream = std::make_shared<Stream>(tcp::socket(io_), connect_tls_.get());
   peer->stream = stream;
-  stream->socket().async_connect(peer->endpoint, [this, peer, stream, alive = alive_](const asio::error_code& ec) {
+  auto deadline = std::make_shared<asio::steady_timer>(io_, kConnectTimeout);
+  deadline->async_wait([peer, stream](const asio::error_code& ec) {
+    if (!ec && stream == peer->stream && !peer->connected) stream->close();  // its handler fails it
+  });
+  stream->socket().async_connect(peer->endpoint, [this, peer, stream, deadline, alive = alive_](const asio::error_code& ec) {
     if (!*alive || peer->removed || closed_ || stream != peer->stream) return;
     if (ec) {
       peer->connecting = false;
@@ -264,7 +271,8 @@ void RaftTransport::connect(const std::shared_ptr<Peer>& peer) {
     asio::error_code ignored;
     stream->socket().set_option(tcp::no_delay(true), ignored);
     stream->expect_host(peer->host);
-    stream->async_handshake(Stream::Side::client, [this, peer, stream, alive](const asio::error_code& ec) {
+    stream->async_handshake(Stream::Side::client, [this, peer, stream, deadline, alive](const asio::error_code& ec) {
+      deadline->cancel();
       if (!*alive || peer->removed || closed_ || stream != peer->stream) return;
       peer->connecting = false;
       if (ec) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,9 @@ sign server ca "subjectAltName=IP:127.0.0.1,DNS:localhost"
 sign client ca "extendedKeyUsage=clientAuth"
 sign rogue rogue-ca "subjectAltName=IP:127.0.0.1,DNS:localhost"
 sign elsewhere ca "subjectAltName=DNS:elsewhere.example"
+ca member-ca
+sign member member-ca "subjectAltName=IP:127.0.0.1,DNS:localhost"
+cat ca.crt member-ca.crt > clients-and-members.crt
 echo made
 )";
     int status = -1;
@@ -264,6 +268,49 @@ TEST(TlsTest, MembersTalkMutualTlsJoinOverTlsAndRefuseAnotherCasMember) {
   EXPECT_TRUE(!dbsize.ok() || dbsize->integer == 0) << dbsize->debug_string();
 }
 
+// With client certificates in use, members get a CA of their own (--tls-peer-ca-cert-file): a
+// client certificate then opens the client port but not the Raft port. Without it the server
+// warns at start-up.
+TEST(TlsTest, ClientCertificatesDoNotOpenTheRaftPortWhenMembersHaveTheirOwnCa) {
+  Certificates certs;
+  DkvServerProcess server("", {"--tls-clients", "--tls-auth-clients", "yes", "--tls-peers", "--tls-cert-file",
+                               certs.file("member.crt"), "--tls-key-file", certs.file("member.key"),
+                               "--tls-ca-cert-file", certs.file("clients-and-members.crt"),
+                               "--tls-peer-ca-cert-file", certs.file("member-ca.crt")});
+  ASSERT_TRUE(server.start());
+  EXPECT_EQ(server.process()->output().find("WARNING"), std::string::npos) << server.process()->output();
+  std::smatch m;
+  const std::string ready = server.process()->output();
+  ASSERT_TRUE(std::regex_search(ready, m, std::regex("raft [^ ]+:([0-9]+) \\(TLS\\)"))) << ready;
+  const std::string raft = m[1];
+  const std::string client = " -cert " + certs.file("client.crt") + " -key " + certs.file("client.key");
+  const std::string member = " -cert " + certs.file("member.crt") + " -key " + certs.file("member.key");
+  // TLS 1.2, so that the server's verdict on the certificate is part of the handshake.
+  auto s_client = [&](const std::string& cert) {
+    return run_shell("openssl s_client -connect 127.0.0.1:" + raft + " -tls1_2 -CAfile " + certs.file("member-ca.crt") +
+                     cert + " </dev/null 2>&1");
+  };
+  const std::string as_member = s_client(member);
+  EXPECT_EQ(as_member.find("alert"), std::string::npos) << as_member;
+  EXPECT_NE(as_member.find("Verify return code: 0 (ok)"), std::string::npos) << as_member;
+  const std::string as_client = s_client(client);
+  EXPECT_NE(as_client.find("alert"), std::string::npos) << as_client;
+  EXPECT_NE(server.process()->wait_for_line("refused a Raft connection from 127.0.0.1:", 20'000), "")
+      << server.process()->output();
+  // The same client certificate opens the client port.
+  EXPECT_EQ(redis_cli(server.port(), "--tls --cacert " + certs.file("member-ca.crt") + " --cert " + certs.file("client.crt") +
+                                         " --key " + certs.file("client.key") + " PING"),
+            "PONG\n");
+
+  DkvServerProcess shared("", {"--tls-clients", "--tls-auth-clients", "yes", "--tls-peers", "--tls-cert-file",
+                               certs.file("member.crt"), "--tls-key-file", certs.file("member.key"),
+                               "--tls-ca-cert-file", certs.file("clients-and-members.crt")});
+  ASSERT_TRUE(shared.start());
+  EXPECT_NE(shared.process()->output().find("ANY CLIENT CERTIFICATE IT SIGNED CAN ALSO TALK RAFT AS A MEMBER"),
+            std::string::npos)
+      << shared.process()->output();
+}
+
 TEST(TlsTest, IncompleteOrBrokenSettingsStopTheServerWithAMessage) {
   Certificates certs;
   TempDir data;
@@ -274,7 +321,7 @@ TEST(TlsTest, IncompleteOrBrokenSettingsStopTheServerWithAMessage) {
   const std::vector<Case> cases = {
       {{"--tls-clients"}, "--tls-clients needs --tls-cert-file and --tls-key-file"},
       {{"--tls-peers", "--tls-cert-file", certs.file("server.crt"), "--tls-key-file", certs.file("server.key")},
-       "--tls-peers needs --tls-ca-cert-file"},
+       "--tls-peers needs --tls-ca-cert-file or --tls-peer-ca-cert-file"},
       {{"--tls-cert-file", certs.file("server.crt"), "--tls-key-file", certs.file("server.key")},
        "need --tls-clients or --tls-peers"},
       {{"--tls-clients", "--tls-cert-file", certs.file("server.crt"), "--tls-key-file", certs.file("server.key"),
